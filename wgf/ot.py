@@ -1,0 +1,482 @@
+r"""Optimal transport and the quadratic Wasserstein distance.
+
+Closed forms (1-D quantile functions, Gaussians), exact and entropic discrete optimal transport
+through POT :cite:p:`flamary2021pot`, and the empirical *noise floor* that every chapter of the
+book reports beside its W2 figures.
+
+Conventions
+-----------
+Every function named ``w2*`` returns :math:`W_2`, **not** its square.  The cost is the squared
+Euclidean distance :math:`c(x, y) = |x - y|^2`, so that
+
+.. math::
+
+    W_2^2(\mu, \nu) = \min_{\gamma \in \Pi(\mu, \nu)} \int |x - y|^2 \, d\gamma(x, y).
+
+Point clouds have shape ``(n, d)`` (a 1-D array is read as ``n`` points on the line); weights
+default to uniform and must be non-negative and sum to one.  Bad input raises ``ValueError`` or
+``TypeError`` naming the argument.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+import ot as pot
+from scipy import integrate
+
+from ._checks import as_points, as_spd, as_vector, as_weights, positive, positive_int
+from .rng import as_generator
+
+__all__ = [
+    "AffineMap",
+    "entropic_plan",
+    "gaussian_ot_map",
+    "noise_floor",
+    "noise_floor_samples",
+    "ot_plan",
+    "sqrtm_spd",
+    "w2",
+    "w2_1d",
+    "w2_1d_quantiles",
+    "w2_gaussian",
+    "w2_sinkhorn",
+]
+
+#: Upper bound on network-simplex iterations for exact OT (POT's default, 1e5, is too small
+#: for a few thousand points).
+EMD_MAX_ITER = 100_000_000
+
+
+# --------------------------------------------------------------------------------------------
+# Gaussians (Bures-Wasserstein)
+# --------------------------------------------------------------------------------------------
+
+
+def sqrtm_spd(S, *, inverse: bool = False) -> np.ndarray:
+    """Symmetric square root (or inverse square root) of a symmetric positive-definite matrix.
+
+    Computed from the eigendecomposition :math:`S = U \\operatorname{diag}(s) U^\\top`, so the
+    result is exactly symmetric, unlike a general-purpose ``sqrtm``.
+
+    Parameters
+    ----------
+    S : array_like, shape (d, d)
+        symmetric positive-definite matrix.
+    inverse : bool
+        return :math:`S^{-1/2}` instead of :math:`S^{1/2}`.
+    """
+    S = as_spd(S, "S")
+    s, U = np.linalg.eigh(S)
+    r = s ** (-0.5 if inverse else 0.5)
+    return (U * r) @ U.T
+
+
+def _gaussian_args(m0, S0, m1, S1):
+    m0 = as_vector(m0, "m0")
+    d = m0.shape[0]
+    S0 = as_spd(S0, "S0", dim=d)
+    m1 = as_vector(m1, "m1", dim=d)
+    S1 = as_spd(S1, "S1", dim=d)
+    return m0, S0, m1, S1
+
+
+def w2_gaussian(m0, S0, m1, S1) -> float:
+    r"""W2 between two Gaussians, in closed form (the Bures-Wasserstein distance).
+
+    .. math::
+
+        W_2^2\bigl(\mathcal N(m_0, \Sigma_0), \mathcal N(m_1, \Sigma_1)\bigr)
+        = |m_0 - m_1|^2 + \operatorname{tr}\Bigl(\Sigma_0 + \Sigma_1
+          - 2\bigl(\Sigma_0^{1/2} \Sigma_1 \Sigma_0^{1/2}\bigr)^{1/2}\Bigr)
+
+    :cite:p:`dowson1982frechet,givens1984class`.
+
+    Parameters
+    ----------
+    m0, m1 : array_like, shape (d,)
+        means (a scalar is read as d = 1).
+    S0, S1 : array_like, shape (d, d)
+        symmetric positive-definite covariances.
+
+    Returns
+    -------
+    float
+        :math:`W_2` (not squared).
+    """
+    m0, S0, m1, S1 = _gaussian_args(m0, S0, m1, S1)
+    r0 = sqrtm_spd(S0)
+    cross = sqrtm_spd(r0 @ S1 @ r0)
+    w2sq = np.sum((m0 - m1) ** 2) + np.trace(S0) + np.trace(S1) - 2.0 * np.trace(cross)
+    # Round-off can make an exact zero slightly negative.
+    return float(np.sqrt(max(w2sq, 0.0)))
+
+
+class AffineMap(NamedTuple):
+    r"""An affine map :math:`T(x) = A x + b`, applied row-wise to points of shape (n, d).
+
+    Unpacks as ``(matrix, offset)``.
+    """
+
+    matrix: np.ndarray
+    offset: np.ndarray
+
+    def __call__(self, x) -> np.ndarray:
+        """Apply the map to points ``x`` of shape (n, d) (or a single point of shape (d,))."""
+        x = np.asarray(x, dtype=np.float64)
+        d = self.offset.shape[0]
+        if x.shape[-1] != d:
+            raise ValueError(f"x must have last dimension {d}, got shape {x.shape}")
+        return x @ self.matrix.T + self.offset
+
+
+def gaussian_ot_map(m0, S0, m1, S1) -> AffineMap:
+    r"""The optimal transport map from :math:`\mathcal N(m_0,\Sigma_0)` to :math:`\mathcal N(m_1,\Sigma_1)`.
+
+    The map is affine, :math:`T(x) = m_1 + A(x - m_0)`, with the symmetric positive-definite
+    matrix
+
+    .. math::
+
+        A = \Sigma_0^{-1/2}\bigl(\Sigma_0^{1/2} \Sigma_1 \Sigma_0^{1/2}\bigr)^{1/2}
+            \Sigma_0^{-1/2},
+
+    the unique solution of :math:`A \Sigma_0 A = \Sigma_1` in the SPD cone; being the gradient
+    of the convex function :math:`\tfrac12 x^\top A x + (m_1 - A m_0)^\top x`, it is optimal by
+    Brenier's theorem :cite:p:`brenier1991polar`.
+
+    Returns
+    -------
+    AffineMap
+        ``(matrix, offset)`` with ``matrix = A`` and ``offset = m1 - A @ m0``; callable on points.
+    """
+    m0, S0, m1, S1 = _gaussian_args(m0, S0, m1, S1)
+    r0 = sqrtm_spd(S0)
+    r0_inv = sqrtm_spd(S0, inverse=True)
+    A = r0_inv @ sqrtm_spd(r0 @ S1 @ r0) @ r0_inv
+    A = 0.5 * (A + A.T)
+    return AffineMap(matrix=A, offset=m1 - A @ m0)
+
+
+# --------------------------------------------------------------------------------------------
+# One dimension: quantile functions
+# --------------------------------------------------------------------------------------------
+
+
+def _as_line(x, name):
+    pts = as_points(x, name)
+    if pts.shape[1] != 1:
+        raise ValueError(f"{name} must be 1-D data of shape (n,) or (n, 1), got {pts.shape}")
+    return pts[:, 0]
+
+
+def w2_1d(x, y, a=None, b=None) -> float:
+    r"""Exact W2 between two weighted point sets on the real line, by sorting.
+
+    In one dimension the monotone rearrangement is optimal, so
+
+    .. math::
+
+        W_2^2(\mu, \nu) = \int_0^1 \bigl|F_\mu^{-1}(u) - F_\nu^{-1}(u)\bigr|^2 \, du,
+
+    and for discrete measures both quantile functions are step functions: the integral is a
+    finite sum over the merged breakpoints of the two cumulative weight sequences.
+    Cost :math:`O((n + m)\log(n + m))`.
+
+    Parameters
+    ----------
+    x : array_like, shape (n,) or (n, 1)
+    y : array_like, shape (m,) or (m, 1)
+    a, b : array_like, optional
+        weights of ``x`` and ``y`` (uniform by default).
+
+    Returns
+    -------
+    float
+        :math:`W_2` (not squared).
+    """
+    x = _as_line(x, "x")
+    y = _as_line(y, "y")
+    a = as_weights(a, x.shape[0], "a")
+    b = as_weights(b, y.shape[0], "b")
+    ix, iy = np.argsort(x, kind="stable"), np.argsort(y, kind="stable")
+    x, a, y, b = x[ix], a[ix], y[iy], b[iy]
+    ca, cb = np.cumsum(a), np.cumsum(b)
+    ca[-1] = cb[-1] = 1.0  # the weights sum to one up to round-off; make the grids end together
+    u = np.union1d(ca, cb)  # right ends of the intervals on which both quantiles are constant
+    du = np.diff(u, prepend=0.0)
+    mid = u - 0.5 * du
+    qx = x[np.minimum(np.searchsorted(ca, mid), x.shape[0] - 1)]
+    qy = y[np.minimum(np.searchsorted(cb, mid), y.shape[0] - 1)]
+    return float(np.sqrt(np.sum(du * (qx - qy) ** 2)))
+
+
+def w2_1d_quantiles(ppf0, ppf1, *, epsabs: float = 1e-12, epsrel: float = 1e-10) -> float:
+    r"""W2 between two distributions on the line from their quantile functions, by quadrature.
+
+    .. math::  W_2^2(\mu, \nu) = \int_0^1 |F_\mu^{-1}(u) - F_\nu^{-1}(u)|^2 \, du
+
+    Parameters
+    ----------
+    ppf0, ppf1 : callable
+        quantile functions :math:`u \mapsto F^{-1}(u)` on (0, 1), e.g. ``scipy.stats.norm(0, 1).ppf``.
+
+    Returns
+    -------
+    float
+        :math:`W_2` (not squared).
+
+    Raises
+    ------
+    ValueError
+        if the quantile functions return non-finite values inside (0, 1) or the integral does
+        not converge (infinite second moment).
+    """
+    for name, f in (("ppf0", ppf0), ("ppf1", ppf1)):
+        if not callable(f):
+            raise TypeError(
+                f"{name} must be callable (a quantile function), got {type(f).__name__}"
+            )
+
+    def integrand(u):
+        v = float(ppf0(u)) - float(ppf1(u))
+        if not np.isfinite(v):
+            raise ValueError(f"quantile functions are not finite at u={u:.3g}")
+        return v * v
+
+    # The integrand may blow up (integrably) at 0 and 1: split at 1/2 so that quad's adaptive
+    # rule refines both ends.
+    val = 0.0
+    for lo, hi in ((0.0, 0.5), (0.5, 1.0)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", integrate.IntegrationWarning)
+            try:
+                part, err = integrate.quad(
+                    integrand, lo, hi, epsabs=epsabs, epsrel=epsrel, limit=500
+                )
+            except integrate.IntegrationWarning as exc:
+                part, err = np.inf, np.inf
+                reason = str(exc)
+        if not np.isfinite(part) or err > 1e-6 * max(1.0, part):
+            raise ValueError(
+                "the quantile integral did not converge (is the second moment finite?)"
+                + (f": {reason}" if not np.isfinite(part) else "")
+            )
+        val += part
+    return float(np.sqrt(val))
+
+
+# --------------------------------------------------------------------------------------------
+# Discrete optimal transport (POT)
+# --------------------------------------------------------------------------------------------
+
+
+def _discrete_args(x, y, a, b):
+    x = as_points(x, "x")
+    y = as_points(y, "y", dim=x.shape[1])
+    a = as_weights(a, x.shape[0], "a")
+    b = as_weights(b, y.shape[0], "b")
+    return x, y, a, b
+
+
+def _emd(a, b, M, *, plan: bool):
+    fn = pot.emd if plan else pot.emd2
+    result, log = fn(a, b, M, numItermax=EMD_MAX_ITER, log=True)
+    if log.get("warning"):
+        raise RuntimeError(f"exact OT did not converge: {log['warning']}")
+    return result
+
+
+def ot_plan(x, y, a=None, b=None) -> np.ndarray:
+    r"""The exact optimal coupling between two discrete measures (network simplex, POT).
+
+    Parameters
+    ----------
+    x : array_like, shape (n, d)
+    y : array_like, shape (m, d)
+    a, b : array_like, optional
+        weights (uniform by default).
+
+    Returns
+    -------
+    ndarray, shape (n, m)
+        :math:`\gamma` with marginals ``a`` and ``b`` minimising :math:`\sum_{ij}\gamma_{ij}|x_i-y_j|^2`.
+    """
+    x, y, a, b = _discrete_args(x, y, a, b)
+    return _emd(a, b, pot.dist(x, y), plan=True)
+
+
+def w2(x, y, a=None, b=None) -> float:
+    r"""Exact W2 between two discrete measures (network simplex on the squared-distance cost).
+
+    .. math::
+
+        W_2(\mu, \nu) = \Bigl(\min_{\gamma \in \Pi(a, b)} \sum_{ij}\gamma_{ij}\,|x_i - y_j|^2\Bigr)^{1/2},
+        \quad \mu = \sum_i a_i\delta_{x_i},\ \nu = \sum_j b_j \delta_{y_j}.
+
+    In one dimension the value is computed by sorting (:func:`w2_1d`, exact as well, in
+    :math:`O(n \log n)`); otherwise by POT's network simplex, about 0.6 s for 2000 + 2000
+    points on one core.
+
+    Parameters
+    ----------
+    x : array_like, shape (n, d)
+    y : array_like, shape (m, d)
+    a, b : array_like, optional
+        weights (uniform by default).
+
+    Returns
+    -------
+    float
+        :math:`W_2` (POT's ``emd2`` returns the square; this is its square root).
+    """
+    x, y, a, b = _discrete_args(x, y, a, b)
+    if x.shape[1] == 1:
+        return w2_1d(x, y, a, b)
+    return float(np.sqrt(max(_emd(a, b, pot.dist(x, y), plan=False), 0.0)))
+
+
+def entropic_plan(
+    x,
+    y,
+    eps,
+    a=None,
+    b=None,
+    *,
+    log_domain: bool = True,
+    max_iter: int = 100_000,
+    tol: float = 1e-6,
+) -> np.ndarray:
+    r"""The entropic optimal coupling (Sinkhorn), through POT.
+
+    Solves :math:`\min_{\gamma\in\Pi(a,b)} \langle\gamma, C\rangle + \varepsilon\,
+    \mathrm{KL}(\gamma \,\|\, a\otimes b)` with :math:`C_{ij} = |x_i - y_j|^2`
+    :cite:p:`cuturi2013sinkhorn,peyre2019computational`.  The plain Sinkhorn iteration works with
+    :math:`e^{-C/\varepsilon}` and underflows once :math:`\varepsilon \ll \max C`; the log-domain
+    variant (default) iterates on the dual potentials with log-sum-exp and is stable for any
+    :math:`\varepsilon`.
+
+    Parameters
+    ----------
+    x, y : array_like, shapes (n, d) and (m, d)
+    eps : float
+        regularisation :math:`\varepsilon > 0`, in the units of the cost (squared distance).
+    a, b : array_like, optional
+        weights (uniform by default).
+    log_domain : bool
+        use POT's ``sinkhorn_log`` (default) instead of the plain ``sinkhorn``.
+    max_iter, tol : int, float
+        iteration cap and marginal-violation tolerance.
+
+    Returns
+    -------
+    ndarray, shape (n, m)
+
+    Raises
+    ------
+    RuntimeError
+        if the iteration produced NaN/Inf (plain Sinkhorn underflow) or did not reach ``tol``.
+    """
+    x, y, a, b = _discrete_args(x, y, a, b)
+    eps = positive(eps, "eps")
+    max_iter = positive_int(max_iter, "max_iter")
+    tol = positive(tol, "tol")
+    method = "sinkhorn_log" if log_domain else "sinkhorn"
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        # POT signals underflow and non-convergence with warnings: make them errors here.
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("error", RuntimeWarning)
+        try:
+            plan = pot.sinkhorn(
+                a, b, pot.dist(x, y), eps, method=method, numItermax=max_iter, stopThr=tol
+            )
+        except (UserWarning, RuntimeWarning) as exc:
+            raise RuntimeError(f"Sinkhorn ({method}) failed at eps={eps:g}: {exc}") from exc
+    if not np.all(np.isfinite(plan)):
+        raise RuntimeError(
+            f"Sinkhorn ({method}) produced NaN/Inf at eps={eps:g}: use log_domain=True"
+        )
+    # POT stops on the Euclidean norm of the violation of one marginal; check both.
+    err = max(np.linalg.norm(plan.sum(1) - a), np.linalg.norm(plan.sum(0) - b))
+    if err > 10 * tol:
+        raise RuntimeError(
+            f"Sinkhorn ({method}) did not converge at eps={eps:g}: marginal error {err:.2e} "
+            f"after {max_iter} iterations"
+        )
+    return plan
+
+
+def w2_sinkhorn(x, y, eps, a=None, b=None, **kwargs) -> float:
+    r"""Transport cost of the entropic plan, square-rooted: :math:`\langle\gamma_\varepsilon, C\rangle^{1/2}`.
+
+    The entropy term is *not* included, so the value is at least the exact :math:`W_2` and
+    converges to it as :math:`\varepsilon \to 0`.  Keyword arguments go to :func:`entropic_plan`.
+
+    Returns
+    -------
+    float
+        :math:`\langle\gamma_\varepsilon, C\rangle^{1/2}` (a W2-like value, not squared).
+    """
+    x, y, a, b = _discrete_args(x, y, a, b)
+    plan = entropic_plan(x, y, eps, a, b, **kwargs)
+    return float(np.sqrt(np.sum(plan * pot.dist(x, y))))
+
+
+# --------------------------------------------------------------------------------------------
+# The noise floor
+# --------------------------------------------------------------------------------------------
+
+
+def noise_floor_samples(sampler, n: int = 2000, repeats: int = 5, generator=None) -> np.ndarray:
+    r"""W2 between ``repeats`` independent pairs of n-samples of the same distribution.
+
+    The spread of these values is the sampling variability of any sample-based W2 at this n;
+    their median is :func:`noise_floor`.  Arguments as in :func:`noise_floor`.
+
+    Returns
+    -------
+    ndarray, shape (repeats,)
+        :math:`W_2` values (not squared).
+    """
+    if not callable(sampler):
+        raise TypeError(
+            f"sampler must be callable as sampler(n, generator), got {type(sampler).__name__}"
+        )
+    n = positive_int(n, "n", minimum=2)
+    repeats = positive_int(repeats, "repeats")
+    rng = as_generator(generator)
+    values = np.empty(repeats)
+    for r in range(repeats):
+        x = as_points(sampler(n, rng), "sampler output")
+        y = as_points(sampler(n, rng), "sampler output", dim=x.shape[1])
+        if x.shape[0] != n or y.shape[0] != n:
+            raise ValueError(f"sampler(n, generator) must return n={n} points, got {x.shape[0]}")
+        values[r] = w2(x, y)
+    return values
+
+
+def noise_floor(sampler, n: int = 2000, repeats: int = 5, generator=None) -> float:
+    r"""The W2 noise floor of a distribution: the median W2 between two independent n-samples.
+
+    A sample-based W2 between a model and its target cannot be expected to go below this value
+    even for a perfect model, so every W2 in the book is reported beside it (DESIGN.md).
+
+    Parameters
+    ----------
+    sampler : callable
+        ``sampler(n, generator) -> array of shape (n, d)``; e.g. a ``GaussianMixture.sample``.
+    n : int
+        sample size (the book uses n = 2000 unless a chapter says otherwise).
+    repeats : int
+        number of independent pairs; the median is returned.
+    generator : None, int or numpy.random.Generator
+        randomness (see :func:`wgf.rng.as_generator`).
+
+    Returns
+    -------
+    float
+        the median :math:`W_2` (not squared) over ``repeats`` pairs.
+    """
+    return float(np.median(noise_floor_samples(sampler, n, repeats, generator)))
