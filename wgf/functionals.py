@@ -93,16 +93,19 @@ class Grid:
         self.lower, self.upper = b[:, 0].copy(), b[:, 1].copy()
         self.d = d
         self.shape = self.n
-        self.h = tuple(float((hi - lo) / k) for lo, hi, k in zip(self.lower, self.upper, self.n))
+        self.h = tuple(
+            float((hi - lo) / k) for lo, hi, k in zip(self.lower, self.upper, self.n, strict=True)
+        )
         self.axes = tuple(
-            lo + (np.arange(k) + 0.5) * hk for lo, k, hk in zip(self.lower, self.n, self.h)
+            lo + (np.arange(k) + 0.5) * hk
+            for lo, k, hk in zip(self.lower, self.n, self.h, strict=True)
         )
         self.cell_volume = float(np.prod(self.h))
         #: cell centres, shape ``(*shape, d)``
         self.points = np.stack(np.meshgrid(*self.axes, indexing="ij"), axis=-1)
 
     def __repr__(self) -> str:
-        box = " x ".join(f"[{lo:g}, {hi:g}]" for lo, hi in zip(self.lower, self.upper))
+        box = " x ".join(f"[{lo:g}, {hi:g}]" for lo, hi in zip(self.lower, self.upper, strict=True))
         return f"Grid({box}, n={self.n})"
 
     def __eq__(self, other) -> bool:
@@ -134,9 +137,7 @@ class Grid:
     def gradient(self, f) -> np.ndarray:
         """Central-difference gradient of ``f``, shape ``(d, *shape)`` (second order)."""
         f = self.field(f)
-        return np.stack(
-            [np.gradient(f, hk, axis=k, edge_order=2) for k, hk in enumerate(self.h)]
-        )
+        return np.stack([np.gradient(f, hk, axis=k, edge_order=2) for k, hk in enumerate(self.h)])
 
     def divergence(self, F) -> np.ndarray:
         """Central-difference divergence of a vector field ``F`` of shape ``(d, *shape)``."""
@@ -216,7 +217,7 @@ def _interaction_potential(rho, W, grid: Grid) -> np.ndarray:
     grid displacements, ``W_sym(z) = (W(z) + W(-z)) / 2``."""
     if not callable(W):
         raise TypeError(f"W must be callable on displacements of shape (..., d), got {type(W)}")
-    disp_axes = [np.arange(-(k - 1), k) * hk for k, hk in zip(grid.n, grid.h)]
+    disp_axes = [np.arange(-(k - 1), k) * hk for k, hk in zip(grid.n, grid.h, strict=True)]
     z = np.stack(np.meshgrid(*disp_axes, indexing="ij"), axis=-1)
     kernel = as_float_array(0.5 * (np.asarray(W(z)) + np.asarray(W(-z))), "W(z)")
     if kernel.shape != z.shape[:-1]:

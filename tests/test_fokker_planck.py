@@ -1,0 +1,267 @@
+"""Tests of wgf.fokker_planck: the finite-volume scheme, Langevin particles and the exact OU flow."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import stats
+from scipy.sparse.linalg import expm_multiply
+from strategies import spd_matrices
+
+from wgf import fokker_planck as fp
+from wgf import functionals as fn
+
+
+def quadratic(x):
+    return 0.5 * np.sum(x**2, axis=-1)
+
+
+def double_well(x):
+    return np.sum((x**2 - 1) ** 2, axis=-1) / 4 + 0.3 * x[..., 0]
+
+
+G1 = fn.Grid((-8.0, 8.0), 160)
+G2 = fn.Grid(((-6.0, 6.0), (-6.0, 6.0)), (40, 44))
+MIX1 = ([0.3, 0.7], [[-2.0], [1.5]], [[[0.3]], [[0.5]]])
+MIX2 = ([0.4, 0.6], [[-1.5, 0.5], [1.5, -0.5]], [np.diag([0.3, 0.6]), [[0.5, 0.2], [0.2, 0.4]]])
+
+
+# ------------------------------------------------------------------------------ Bernoulli
+
+
+@given(st.floats(-50, 50))
+def test_bernoulli_identities(x):
+    b = fp.bernoulli(x)
+    assert b > 0
+    # B(-x) = e^x B(x), the identity behind the equilibrium preservation
+    assert fp.bernoulli(-x) == pytest.approx(np.exp(x) * b, rel=1e-9)
+
+
+def test_bernoulli_values():
+    assert fp.bernoulli(0.0) == 1.0
+    np.testing.assert_allclose(fp.bernoulli([1e-7, 1.0]), [1 - 0.5e-7, 1 / (np.e - 1)], rtol=1e-12)
+    np.testing.assert_allclose(fp.bernoulli([800.0, -800.0]), [0.0, 800.0])
+    with pytest.raises(ValueError, match="NaN"):
+        fp.bernoulli(np.nan)
+
+
+# ------------------------------------------------------------------------------ finite volumes
+
+
+@pytest.mark.parametrize("grid", [G1, G2])
+@pytest.mark.parametrize("V", [quadratic, double_well])
+def test_matrix_structure_and_exact_steady_state(grid, V):
+    A = fp.fokker_planck_matrix(grid, V).toarray()
+    off = A - np.diag(np.diag(A))
+    assert off.min() >= 0  # Metzler: positivity of exp(tA) and of implicit Euler
+    np.testing.assert_allclose(A.sum(axis=0), 0, atol=1e-9 * np.abs(A).max())  # mass
+    pi = fn.gibbs_density(V, grid).ravel()
+    assert np.abs(A @ pi).max() < 1e-11 * np.abs(A).max() * pi.max()  # discrete steady state
+
+
+def test_matrix_without_potential_is_the_neumann_laplacian():
+    g = fn.Grid((0, 1), 5)
+    A = fp.fokker_planck_matrix(g, np.zeros(5)).toarray() * g.h[0] ** 2
+    expected = np.diag([-1, -2, -2, -2, -1.0]) + np.diag([1.0] * 4, 1) + np.diag([1.0] * 4, -1)
+    np.testing.assert_allclose(A, expected, atol=1e-14)
+
+
+def test_solver_matches_matrix_exponential_and_time_orders():
+    # time discretisation only: compare with exp(tA) rho0 on the same grid
+    g = fn.Grid((-8.0, 8.0), 80)
+    rho0 = g.normalise(fp.ou_density(g, *MIX1, 0.0))
+    A = fp.fokker_planck_matrix(g, quadratic)
+    ref = expm_multiply(A * 0.5, rho0)
+    for scheme, order in [("implicit_euler", 1), ("crank_nicolson", 2)]:
+        errs = [
+            np.abs(
+                fp.solve_fokker_planck(rho0, g, quadratic, [0.5], dt, scheme=scheme)[0] - ref
+            ).sum()
+            for dt in (0.02, 0.01)
+        ]
+        assert np.log2(errs[0] / errs[1]) == pytest.approx(order, abs=0.15)
+
+
+@pytest.mark.parametrize("grid", [G1, G2])
+def test_solver_conserves_mass_stays_positive_and_keeps_pi(grid):
+    rough = np.zeros(grid.shape)
+    rough[(3,) * grid.d] = 1.0  # a single-cell initial density
+    rho0 = grid.normalise(rough)
+    out = fp.solve_fokker_planck(rho0, grid, double_well, [0.0, 0.1, 5.0], 0.5)
+    np.testing.assert_array_equal(out[0], rho0)
+    for rho in out:
+        assert rho.min() >= 0
+        assert grid.integrate(rho) == pytest.approx(1.0, abs=1e-12)
+    pi = fn.gibbs_density(double_well, grid)
+    kept = fp.solve_fokker_planck(pi, grid, double_well, [1.0, 2.0], 0.1, scheme="crank_nicolson")
+    np.testing.assert_allclose(kept, np.stack([pi, pi]), atol=1e-12 * pi.max())
+
+
+@pytest.mark.parametrize(("grid", "mix", "tol"), [(G1, MIX1, 2e-3), (G2, MIX2, 1.5e-2)])
+def test_solver_matches_exact_ou_solution(grid, mix, tol):
+    rho0 = grid.normalise(fp.ou_density(grid, *mix, 0.0))
+    rho = fp.solve_fokker_planck(rho0, grid, quadratic, [1.0], 0.02, scheme="crank_nicolson")[0]
+    # L1 error of the O(h^2) scheme: measured 7e-4 (h = 0.1, 1-D) and 5.7e-3 (h ~ 0.3, 2-D);
+    # the tolerances leave a factor ~2.5 for platform differences
+    assert grid.integrate(np.abs(rho - fp.ou_density(grid, *mix, 1.0))) < tol
+
+
+def test_solver_bad_input():
+    rho0 = fn.gibbs_density(quadratic, G1)
+    with pytest.raises(ValueError, match="dt"):
+        fp.solve_fokker_planck(rho0, G1, quadratic, [1.0], 0.0)
+    with pytest.raises(ValueError, match="dt"):
+        fp.solve_fokker_planck(rho0, G1, quadratic, [1.0], -0.1)
+    with pytest.raises(ValueError, match="times"):
+        fp.solve_fokker_planck(rho0, G1, quadratic, [1.0, 0.5], 0.1)
+    with pytest.raises(ValueError, match="scheme"):
+        fp.solve_fokker_planck(rho0, G1, quadratic, [1.0], 0.1, scheme="rk4")
+    with pytest.raises(ValueError, match="integrate to 1"):
+        fp.solve_fokker_planck(2 * rho0, G1, quadratic, [1.0], 0.1)
+    bad = rho0.copy()
+    bad[0] = -1.0
+    with pytest.raises(ValueError, match="non-negative"):
+        fp.solve_fokker_planck(bad, G1, quadratic, [1.0], 0.1)
+    bad[0] = np.inf
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        fp.solve_fokker_planck(bad, G1, quadratic, [1.0], 0.1)
+    with pytest.raises(ValueError, match="mismatched"):
+        fp.solve_fokker_planck(rho0, G2, quadratic, [1.0], 0.1)
+    with pytest.raises(TypeError, match="grid"):
+        fp.fokker_planck_matrix("grid", quadratic)
+    with pytest.raises(ValueError, match="V"):
+        fp.fokker_planck_matrix(G1, lambda x: np.nan * x[..., 0])
+
+
+# ------------------------------------------------------------------------------ Langevin
+
+
+def test_langevin_matches_the_exact_euler_maruyama_law():
+    n, dt, k = 200_000, 0.05, 20
+    m0, S0 = np.array([2.0, -1.0]), np.array([[0.5, 0.2], [0.2, 0.3]])
+    x0 = np.random.default_rng(0).multivariate_normal(m0, S0, size=n)
+    x = fp.langevin(x0, lambda y: y, dt, k, generator=1)
+    m, S = fp.ou_euler_maruyama(m0, S0, dt, k)
+    # Monte Carlo standard errors at n = 2e5 are ~2e-3; 1e-2 is five of them
+    np.testing.assert_allclose(x.mean(0), m, atol=1e-2)
+    np.testing.assert_allclose(np.cov(x.T), S, atol=1e-2)
+
+
+def test_langevin_reproducible_and_keeps_states():
+    x0 = np.zeros((5, 2))
+    a = fp.langevin(x0, lambda y: y, 0.1, 7, generator=3)
+    b = fp.langevin(x0, lambda y: y, 0.1, 7, generator=3)
+    np.testing.assert_array_equal(a, b)
+    traj = fp.langevin(x0, lambda y: y, 0.1, 7, generator=3, keep_every=3)
+    assert traj.shape == (4, 5, 2)  # steps 0, 3, 6, 7
+    np.testing.assert_array_equal(traj[-1], a)
+    assert fp.langevin(np.zeros(4), lambda y: y, 0.1, 2).shape == (4, 1)
+
+
+def test_langevin_bad_input():
+    x0 = np.zeros((3, 2))
+    with pytest.raises(ValueError, match="dt"):
+        fp.langevin(x0, lambda y: y, 0.0, 5)
+    with pytest.raises(ValueError, match="n_steps"):
+        fp.langevin(x0, lambda y: y, 0.1, 0)
+    with pytest.raises(TypeError, match="grad_V"):
+        fp.langevin(x0, None, 0.1, 5)
+    with pytest.raises(ValueError, match="grad_V"):
+        fp.langevin(x0, lambda y: y[:, :1], 0.1, 5)
+    with pytest.raises(ValueError, match="NaN"):
+        fp.langevin(np.full((3, 2), np.nan), lambda y: y, 0.1, 5)
+    with pytest.raises(TypeError, match="generator"):
+        fp.langevin(x0, lambda y: y, 0.1, 5, generator=1.5)
+
+
+# ------------------------------------------------------------------------------ exact OU
+
+
+@given(spd_matrices(2), st.floats(0.0, 3.0), st.floats(0.0, 3.0))
+def test_ou_gaussian_semigroup_and_ode(S0, s, t):
+    m0 = np.array([1.0, -2.0])
+    # semigroup: flowing s then t equals flowing s + t
+    m_s, S_s = fp.ou_gaussian(m0, S0, s)
+    m_st, S_st = fp.ou_gaussian(m_s, S_s, t)
+    m_direct, S_direct = fp.ou_gaussian(m0, S0, s + t)
+    np.testing.assert_allclose(m_st, m_direct, atol=1e-12)
+    np.testing.assert_allclose(S_st, S_direct, atol=1e-10 * max(1, np.abs(S0).max()))
+    # moment equations of the OU process: m' = -m, S' = 2 (I - S)
+    e = 1e-6
+    (mp, Sp), (mm, Sm) = fp.ou_gaussian(m0, S0, t + e), fp.ou_gaussian(m0, S0, t + 2 * e)
+    m_t, S_t = fp.ou_gaussian(m0, S0, t + 1.5 * e)
+    np.testing.assert_allclose((mm - mp) / e, -m_t, atol=1e-6)
+    np.testing.assert_allclose(
+        (Sm - Sp) / e, 2 * (np.eye(2) - S_t), atol=1e-5 * max(1, np.abs(S0).max())
+    )
+
+
+def test_ou_gaussian_limits_and_errors():
+    m0, S0 = np.array([3.0]), np.array([[0.2]])
+    m, S = fp.ou_gaussian(m0, S0, 0.0)
+    np.testing.assert_array_equal(m, m0)
+    np.testing.assert_allclose(S, S0)
+    m, S = fp.ou_gaussian(m0, S0, 40.0)
+    np.testing.assert_allclose(m, 0, atol=1e-15)
+    np.testing.assert_allclose(S, 1, atol=1e-15)
+    with pytest.raises(ValueError, match="t must"):
+        fp.ou_gaussian(m0, S0, -1.0)
+    with pytest.raises(ValueError, match="positive definite"):
+        fp.ou_gaussian(m0, [[-1.0]], 1.0)
+
+
+def test_ou_euler_maruyama_bias_is_first_order():
+    m0, S0 = np.array([1.0]), np.array([[3.0]])
+    m_ex, S_ex = fp.ou_gaussian(m0, S0, 1.0)
+    errs = []
+    for dt in (0.02, 0.01, 0.005):
+        m, S = fp.ou_euler_maruyama(m0, S0, dt, round(1 / dt))
+        errs.append(abs(m - m_ex)[0] + abs(S - S_ex)[0, 0])
+    assert np.log2(errs[0] / errs[1]) == pytest.approx(1.0, abs=0.05)
+    _, S_inf = fp.ou_euler_maruyama(m0, S0, 0.1, 2000)
+    assert S_inf[0, 0] == pytest.approx(2 / (2 - 0.1), rel=1e-12)  # stationary variance
+    with pytest.raises(ValueError, match="dt"):
+        fp.ou_euler_maruyama(m0, S0, 1.0, 5)
+
+
+def test_mixture_flow_density_and_samples():
+    w, means, covs = MIX2
+    wt, mt, St = fp.ou_mixture(w, means, covs, 0.7)
+    np.testing.assert_array_equal(wt, w)
+    for j in range(2):
+        m, S = fp.ou_gaussian(means[j], covs[j], 0.7)
+        np.testing.assert_allclose(mt[j], m)
+        np.testing.assert_allclose(St[j], S)
+    # density: against scipy, and unit mass on the grid
+    x = np.random.default_rng(0).normal(size=(50, 2))
+    expected = sum(w[j] * stats.multivariate_normal(means[j], covs[j]).pdf(x) for j in range(2))
+    np.testing.assert_allclose(fp.mixture_pdf(x, w, means, covs), expected, rtol=1e-12)
+    g = fn.Grid(((-8, 8), (-8, 8)), 100)
+    assert g.integrate(fp.ou_density(g, w, means, covs, 0.7)) == pytest.approx(1.0, abs=1e-8)
+    # samples: mixture mean and covariance (law of total variance)
+    y = fp.mixture_sample(200_000, w, means, covs, generator=5)
+    mean = np.einsum("j,jd->d", w, np.asarray(means))
+    np.testing.assert_allclose(y.mean(0), mean, atol=1e-2)
+    dm = np.asarray(means) - mean
+    cov = np.einsum("j,jde->de", w, np.asarray(covs)) + np.einsum("j,jd,je->de", w, dm, dm)
+    np.testing.assert_allclose(np.cov(y.T), cov, atol=2e-2)
+
+
+def test_mixture_bad_input():
+    w, means, covs = MIX2
+    with pytest.raises(ValueError, match="weights"):
+        fp.ou_mixture([0.5, 0.6], means, covs, 1.0)
+    with pytest.raises(ValueError, match="weights"):
+        fp.ou_mixture([1.0], means, covs, 1.0)
+    with pytest.raises(ValueError, match="covs"):
+        fp.ou_mixture(w, means, np.eye(2), 1.0)
+    with pytest.raises(ValueError, match=r"covs\[0\]"):
+        fp.ou_mixture(w, means, [-np.eye(2), np.eye(2)], 1.0)
+    with pytest.raises(ValueError, match="last dimension"):
+        fp.mixture_pdf(np.zeros((3, 3)), w, means, covs)
+    with pytest.raises(ValueError, match="match the grid"):
+        fp.ou_density(G1, w, means, covs, 1.0)
+    with pytest.raises(TypeError, match="grid"):
+        fp.ou_density(None, w, means, covs, 1.0)
+    with pytest.raises(ValueError, match="n must"):
+        fp.mixture_sample(0, w, means, covs)
