@@ -61,6 +61,8 @@ def test_grid_bad_input():
         fn.Grid(((0, 1), (0, 1)), (4, 4, 4))
     with pytest.raises(TypeError, match="bounds"):
         fn.Grid("ab", 4)
+    with pytest.raises(TypeError, match="n must"):
+        fn.Grid((0, 1), 4.0)
     with pytest.raises(ValueError, match="mismatched"):
         G1.integrate(np.ones(10))
     with pytest.raises(ValueError, match="F must"):

@@ -7,6 +7,16 @@ chapters of the book in ``book/``:
 ``wgf.ot``
     the quadratic Wasserstein distance: closed forms (1-D quantiles, Gaussians), exact and
     entropic discrete optimal transport through POT, and the empirical noise floor.
+``wgf.geodesics``, ``wgf.benamou_brenier``
+    geodesics of (P2, W2): McCann's displacement interpolation (closed forms and samples) and the
+    Benamou-Brenier dynamic formulation, solved by proximal splitting.
+``wgf.functionals``, ``wgf.fokker_planck``
+    Otto calculus on grids (energies, first variations, Wasserstein gradients, dissipation) and
+    three solvers of the Fokker-Planck equation (finite volumes, Langevin particles, exact OU).
+``wgf.jko``
+    the JKO scheme: exact Gaussian steps, a 1-D Lagrangian scheme, the entropic scheme on grids.
+``wgf.rates``
+    observed convergence orders (power-law fits with standard errors).
 ``wgf.plot``
     the book's figure style; every figure is also written to ``figures/``.
 ``wgf.rng``

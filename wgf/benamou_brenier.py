@@ -64,27 +64,28 @@ def cell_centres(n: int) -> np.ndarray:
 class BBResult:
     r"""Solution of the discrete Benamou–Brenier problem (see :func:`solve`).
 
-    Attributes
-    ----------
-    rho : ndarray, shape (P + 1, N) or (P + 1, N, N)
-        the density path at the times ``times``; ``rho[0]`` and ``rho[-1]`` are the data.
-    momentum : ndarray, shape (d, P, N) or (d, P, N, N)
-        the staggered momentum: ``momentum[a, k]`` at time :math:`(k + \frac12)/P` on the faces
-        normal to axis ``a`` (face ``i`` is between cells ``i`` and ``i + 1``).
-    times : ndarray, shape (P + 1,)
-        :math:`t_k = k / P`.
-    action : float
-        :math:`\int_0^1\!\int |m|^2/\rho` of the centred interpolation of (``rho``,
-        ``momentum``): the discrete :math:`W_2^2` (**not** :math:`W_2^2/2`).
-    residuals : ndarray, shape (n_iter,)
-        per iteration, :math:`\|V - I(U)\| / \|V\|`: the relative violation of the last
-        constraint that the iterate does not satisfy exactly (the continuity equation and
-        :math:`\rho \ge 0` hold exactly).
-    changes : ndarray, shape (n_iter,)
-        per iteration, the relative change :math:`\|z^{l+1} - z^l\|/\|z^{l+1}\|` of the iterate.
-    n_iter : int
-    converged : bool
-        whether both diagnostics fell below ``tol``.
+    Fields:
+
+    - ``rho`` (ndarray, shape (P + 1, N) or (P + 1, N, N)):
+      the density path at the times ``times``; ``rho[0]`` and ``rho[-1]`` are the data.
+    - ``momentum`` (ndarray, shape (d, P, N) or (d, P, N, N)):
+      the staggered momentum: ``momentum[a, k]`` at time :math:`(k + \frac12)/P` on the faces
+      normal to axis ``a`` (face ``i`` is between cells ``i`` and ``i + 1``).
+    - ``times`` (ndarray, shape (P + 1,)):
+      :math:`t_k = k / P`.
+    - ``action`` (float):
+      the discrete :math:`\int_0^1\!\int |m|^2/\rho` (:math:`\approx W_2^2`, **not**
+      :math:`W_2^2/2`), evaluated on the centred variables of the final iterate; it equals
+      :func:`kinetic_action` of (``rho``, ``momentum``) up to the stopping tolerance.
+    - ``residuals`` (ndarray, shape (n_iter,)):
+      per iteration, :math:`\|V - I(U)\| / \|V\|`: the relative violation of the one
+      constraint that the iterate does not satisfy exactly (the staggered path satisfies the
+      discrete continuity equation exactly, the centred one is non-negative).
+    - ``changes`` (ndarray, shape (n_iter,)):
+      per iteration, the relative change :math:`\|z^{l+1} - z^l\|/\|z^{l+1}\|` of the iterate.
+    - ``n_iter`` (int): the number of iterations.
+    - ``converged`` (bool):
+      whether both diagnostics fell below ``tol``.
     """
 
     rho: np.ndarray
@@ -122,14 +123,14 @@ class _Grid:
         lam_x = (2.0 - 2.0 * np.cos(2.0 * np.pi * np.arange(self.n) / self.n)) / self.h**2
         lam = lam_t.reshape((-1,) + (1,) * self.d)
         for a in range(self.d):
-            lam = lam + lam_x.reshape((1,) + tuple(-1 if b == a else 1 for b in range(self.d)))
+            lam = lam + lam_x.reshape((1, *(-1 if b == a else 1 for b in range(self.d))))
         lam = np.where(lam == 0.0, np.inf, lam)  # the constant mode: mass is conserved
         self.inv_lap = 1.0 / lam
         # (I + S^T S) for the periodic face-to-centre average S: symbol 1 + cos^2(theta/2)
         self.avg_symbol = 1.0 + np.cos(np.pi * np.arange(self.n) / self.n) ** 2
         # (I + I_t^T I_t) in time on the P - 1 interior times: tridiag(1/4, 3/2, 1/4)
         band = np.empty((3, max(self.p - 1, 1)))
-        band[0], band[1], band[2] = 0.25, 1.5, 0.25
+        band[0], band[1], band[2] = 0.25, 2.5, 0.25
         self.time_band = band
 
     def full_f(self, f):
@@ -152,9 +153,7 @@ class _Grid:
         lam = sfft.idct(lam, type=2, axis=0, norm="ortho")
         # u <- u - D^T lam
         f = f - (lam[:-1] - lam[1:]) / self.dt
-        m = np.stack(
-            [m[a] - (lam - np.roll(lam, -1, axis=a + 1)) / self.h for a in range(self.d)]
-        )
+        m = np.stack([m[a] - (lam - np.roll(lam, -1, axis=a + 1)) / self.h for a in range(self.d)])
         return f, m
 
     def interp(self, f, m):
@@ -164,13 +163,13 @@ class _Grid:
         mc = np.stack([0.5 * (m[a] + np.roll(m[a], 1, axis=a + 1)) for a in range(self.d)])
         return fc, mc
 
-    def project_graph(self, f, m, fc, mc):
+    def project_graph(self, f, m, fc, mc, fs):
         """Orthogonal projection of (U, V) onto the graph {V = I(U)}."""
         # f: (I + It^T It) f = f' + It^T (fc' - c), c = boundary contributions
         g = fc.copy()
         g[0] -= 0.5 * self.rho0
         g[-1] -= 0.5 * self.rho1
-        rhs = f + 0.5 * (g[:-1] + g[1:])
+        rhs = f + 0.5 * (g[:-1] + g[1:]) + fs
         if self.p > 1:
             f_new = solve_banded((1, 1), self.time_band, rhs.reshape(self.p - 1, -1))
             f_new = f_new.reshape(rhs.shape)
@@ -179,11 +178,14 @@ class _Grid:
         m_new = np.empty_like(m)
         for a in range(self.d):
             rhs_m = m[a] + 0.5 * (mc[a] + np.roll(mc[a], -1, axis=a + 1))
-            sym = self.avg_symbol.reshape(tuple(-1 if b == a else 1 for b in range(self.d)))
             hat = sfft.rfft(rhs_m, axis=a + 1)
-            m_new[a] = sfft.irfft(hat / sym[..., : hat.shape[a + 1]], n=self.n, axis=a + 1)
+            k = hat.shape[a + 1]
+            sym = self.avg_symbol[:k].reshape(
+                tuple(k if b == a + 1 else 1 for b in range(hat.ndim))
+            )
+            m_new[a] = sfft.irfft(hat / sym, n=self.n, axis=a + 1)
         fc_new, mc_new = self.interp(f_new, m_new)
-        return f_new, m_new, fc_new, mc_new
+        return f_new, m_new, fc_new, mc_new, f_new
 
 
 def _prox_cost(fc, mc, gamma, *, iters: int = 60):
@@ -268,6 +270,7 @@ def solve(
     max_iter: int = 20_000,
     tol: float = 1e-7,
     min_iter: int = 10,
+    init=None,
 ) -> BBResult:
     r"""Solve the Benamou–Brenier problem on the periodic unit cube by Douglas–Rachford.
 
@@ -298,6 +301,10 @@ def solve(
         relaxation :math:`\alpha \in (0, 2)`.
     max_iter, tol, min_iter : int, float, int
         iteration cap, stopping tolerance, and the minimum number of iterations.
+    init : tuple (rho, momentum), optional
+        a starting path, staggered as in :class:`BBResult` (e.g. a coarse solution
+        interpolated to this grid); its end densities are replaced by the data.  By default the
+        linear interpolation :math:`(1 - t)\rho_0 + t\rho_1` with zero momentum.
 
     Returns
     -------
@@ -321,13 +328,28 @@ def solve(
     s = (np.arange(1, p) / p).reshape((-1,) + (1,) * grid.d)
     f = (1.0 - s) * rho0 + s * rho1
     m = np.zeros((grid.d, p, *rho0.shape))
+    if init is not None:
+        if not isinstance(init, tuple) or len(init) != 2:
+            raise TypeError("init must be a tuple (rho, momentum)")
+        r_init = as_float_array(init[0], "init[0]")
+        m_init = as_float_array(init[1], "init[1]")
+        if r_init.shape != (p + 1, *rho0.shape) or m_init.shape != m.shape:
+            raise ValueError(
+                f"init must be (rho, momentum) of shapes {(p + 1, *rho0.shape)} and {m.shape}, "
+                f"got {r_init.shape} and {m_init.shape}"
+            )
+        f, m = r_init[1:-1].copy(), m_init.copy()
     fc, mc = grid.interp(f, m)
-    w = [f, m, fc, mc]
+    w = [f, m, fc, mc, f]
     residuals, changes = [], []
     z_prev = None
     converged = False
     for _ in range(max_iter):
-        z = [*grid.project_continuity(w[0], w[1]), *_prox_cost(w[2], w[3], gamma)]
+        z = [
+            *grid.project_continuity(w[0], w[1]),
+            *_prox_cost(w[2], w[3], gamma),
+            np.maximum(w[4], 0.0),
+        ]
         refl = [2.0 * zi - wi for zi, wi in zip(z, w, strict=True)]
         z2 = grid.project_graph(*refl)
         w = [wi + alpha * (z2i - zi) for wi, z2i, zi in zip(w, z2, z, strict=True)]
@@ -347,16 +369,16 @@ def solve(
             converged = True
             break
     f, m = grid.project_continuity(w[0], w[1])
-    rho = grid.full_f(f)
     fc, mc = _prox_cost(w[2], w[3], gamma)
-    action_v = float(np.sum(np.sum(mc**2, 0) / np.where(fc > 0, fc, np.inf)) * grid.dt * grid.h**grid.d)
+    m2 = np.sum(mc**2, axis=0)
+    ratio = np.where(fc > 0, m2 / np.where(fc > 0, fc, 1.0), 0.0)
     return BBResult(
-        rho=rho,
+        rho=grid.full_f(f),
         momentum=m,
         times=np.arange(p + 1) / p,
-        action=action_v,
+        action=float(ratio.sum() * grid.dt * grid.h**grid.d),
         residuals=np.asarray(residuals),
         changes=np.asarray(changes),
         n_iter=len(residuals),
         converged=converged,
-    ), kinetic_action(np.maximum(rho,0), m)
+    )

@@ -86,7 +86,13 @@ class Grid:
         if np.any(b[:, 1] <= b[:, 0]):
             raise ValueError(f"bounds must satisfy a < b on every axis, got {b.tolist()}")
         d = b.shape[0]
-        ns = [n] * d if isinstance(n, (int, np.integer)) and not isinstance(n, bool) else list(n)
+        if isinstance(n, (int, np.integer)) and not isinstance(n, bool):
+            ns = [n] * d
+        else:
+            try:
+                ns = list(n)
+            except TypeError as exc:
+                raise TypeError(f"n must be an int or a sequence of ints, got {n!r}") from exc
         if len(ns) != d:
             raise ValueError(f"n must give one cell count per axis ({d}), got {n!r}")
         self.n = tuple(positive_int(k, "n", minimum=3) for k in ns)

@@ -65,15 +65,15 @@ class GaussianInterpolant(NamedTuple):
         m_t = (1 - t) m_0 + t m_1, \qquad \Sigma_t = M_t \Sigma_0 M_t,
         \qquad v_t(x) = (A - I) M_t^{-1} (x - m_t) + (m_1 - m_0).
 
-    Attributes
-    ----------
-    t : float
-    mean : ndarray, shape (d,)
-    cov : ndarray, shape (d, d)
-    map_matrix : ndarray, shape (d, d)
-        the matrix :math:`A` of the optimal map from :math:`\rho_0` to :math:`\rho_1`.
-    mean_velocity : ndarray, shape (d,)
-        :math:`m_1 - m_0`.
+    Fields:
+
+    - ``t`` (float): the time.
+    - ``mean`` (ndarray, shape (d,)): :math:`m_t`.
+    - ``cov`` (ndarray, shape (d, d)): :math:`\Sigma_t`.
+    - ``map_matrix`` (ndarray, shape (d, d)):
+      the matrix :math:`A` of the optimal map from :math:`\rho_0` to :math:`\rho_1`.
+    - ``mean_velocity`` (ndarray, shape (d,)):
+      :math:`m_1 - m_0`.
     """
 
     t: float
@@ -184,6 +184,9 @@ def mccann_1d(x, rho0, rho1, t) -> np.ndarray:
     (piecewise constant, so each CDF is piecewise linear); the quantile functions are evaluated
     at the union of the cumulative masses of both grids, on which :math:`F_t^{-1}` is exactly
     piecewise linear, and the returned density is the exact cell average of :math:`\rho_t`.
+    The result is exact for piecewise-constant data; as an approximation of the interpolation
+    between smooth densities it is first order in the cell width (L1 error :math:`O(h)`), so
+    use a fine grid for a reference solution.
 
     Parameters
     ----------
@@ -238,16 +241,16 @@ def _quantile(cdf: np.ndarray, edges: np.ndarray, u: np.ndarray, side: str) -> n
 class DiscreteInterpolant(NamedTuple):
     r"""McCann's interpolation between discrete measures: :math:`\sum_k w_k \delta_{z_k}`.
 
-    Attributes
-    ----------
-    t : float
-    points : ndarray, shape (K, d)
-        :math:`z_k = (1 - t) x_{i_k} + t y_{j_k}` over the support :math:`(i_k, j_k)` of the
-        optimal plan.
-    weights : ndarray, shape (K,)
-        :math:`w_k = \gamma_{i_k j_k}`.
-    velocities : ndarray, shape (K, d)
-        :math:`y_{j_k} - x_{i_k}`, constant along each straight path.
+    Fields:
+
+    - ``t`` (float): the time.
+    - ``points`` (ndarray, shape (K, d)):
+      :math:`z_k = (1 - t) x_{i_k} + t y_{j_k}` over the support :math:`(i_k, j_k)` of the
+      optimal plan.
+    - ``weights`` (ndarray, shape (K,)):
+      :math:`w_k = \gamma_{i_k j_k}`.
+    - ``velocities`` (ndarray, shape (K, d)):
+      :math:`y_{j_k} - x_{i_k}`, constant along each straight path.
     """
 
     t: float

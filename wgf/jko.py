@@ -245,7 +245,8 @@ def gaussian_entropic_jko_step_1d(mean, var, tau, gamma, target_mean=0.0, target
         m = \frac{q m_k + \tau b}{q + \tau},\quad \alpha = \frac{1}{1 + c},\quad
         v = \frac{\varepsilon\alpha}{2},\quad s = \alpha^2 s_k + v,
 
-    one scalar equation in :math:`s`, solved by bracketing.  Returns ``(mean, var)``.
+    one scalar equation in :math:`s`, increasing on :math:`s > q\tau/(q+\tau)` (where
+    :math:`\alpha > 0`), solved by bracketing.  Returns ``(mean, var)``.
     """
     tau, gamma = positive(tau, "tau"), positive(gamma, "gamma")
     var, q = positive(var, "var"), positive(target_var, "target_var")
@@ -255,9 +256,9 @@ def gaussian_entropic_jko_step_1d(mean, var, tau, gamma, target_mean=0.0, target
         c = tau * (1.0 / q - 1.0 / s)
         return s - var / (1 + c) ** 2 - gamma / (2 * (1 + c))
 
-    lo = 0.5 * min(var, q) * min(1.0, 1.0 / (1.0 + tau / q))  # eq(lo) < 0: c is very negative
-    while eq(lo) > 0:
-        lo /= 2.0
+    # alpha > 0 needs 1 + c > 0, i.e. s > q tau / (q + tau); on that half-line eq increases from
+    # -inf, and eq(hi) > 0 because c > 0 there: exactly one root.
+    lo = q * tau / (q + tau) * (1.0 + 1e-12)
     hi = 2.0 * max(var, q) + gamma
     s = optimize.brentq(eq, lo, hi, xtol=1e-15, rtol=1e-14)
     return (q * mean + tau * b) / (q + tau), s
