@@ -85,6 +85,16 @@ def as_spd(S, name: str, *, dim: int | None = None, rtol: float = 1e-10) -> np.n
     return arr
 
 
+def as_gaussian_pair(m0, S0, m1, S1):
+    """Two Gaussians' parameters ``(m0, S0, m1, S1)`` checked for matching dimensions."""
+    m0 = as_vector(m0, "m0")
+    d = m0.shape[0]
+    S0 = as_spd(S0, "S0", dim=d)
+    m1 = as_vector(m1, "m1", dim=d)
+    S1 = as_spd(S1, "S1", dim=d)
+    return m0, S0, m1, S1
+
+
 def positive(value, name: str) -> float:
     """A finite, strictly positive real number."""
     try:

@@ -35,7 +35,7 @@ import numpy as np
 from scipy.signal import fftconvolve
 from scipy.special import xlogy
 
-from ._checks import as_float_array, as_spd, as_vector, positive_int
+from ._checks import as_float_array, as_gaussian_pair, positive_int
 
 __all__ = [
     "MASS_RTOL",
@@ -315,12 +315,6 @@ def relative_fisher_information(rho, pi, grid: Grid) -> float:
 # ------------------------------------------------------------------------------ Gaussians
 
 
-def _two_gaussians(m0, S0, m1, S1):
-    m0 = as_vector(m0, "m0")
-    d = m0.shape[0]
-    return m0, as_spd(S0, "S0", dim=d), as_vector(m1, "m1", dim=d), as_spd(S1, "S1", dim=d)
-
-
 def kl_gaussian(m0, S0, m1, S1) -> float:
     r"""KL divergence between Gaussians, in closed form.
 
@@ -330,7 +324,7 @@ def kl_gaussian(m0, S0, m1, S1) -> float:
         = \tfrac12\Bigl(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (m_1-m_0)^\top\Sigma_1^{-1}(m_1-m_0)
           - d + \log\frac{\det\Sigma_1}{\det\Sigma_0}\Bigr)
     """
-    m0, S0, m1, S1 = _two_gaussians(m0, S0, m1, S1)
+    m0, S0, m1, S1 = as_gaussian_pair(m0, S0, m1, S1)
     P1 = np.linalg.inv(S1)
     dm = m1 - m0
     logdet = np.linalg.slogdet(S1)[1] - np.linalg.slogdet(S0)[1]
@@ -349,7 +343,7 @@ def fisher_gaussian(m0, S0, m1, S1) -> float:
         I(\rho\,\|\,\pi) = |\Sigma_1^{-1}(m_0-m_1)|^2
           + \operatorname{tr}\bigl((\Sigma_1^{-1}-\Sigma_0^{-1})\,\Sigma_0\,(\Sigma_1^{-1}-\Sigma_0^{-1})\bigr).
     """
-    m0, S0, m1, S1 = _two_gaussians(m0, S0, m1, S1)
+    m0, S0, m1, S1 = as_gaussian_pair(m0, S0, m1, S1)
     P1 = np.linalg.inv(S1)
     D = P1 - np.linalg.inv(S0)
     b = P1 @ (m0 - m1)

@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import ot as wot
-from ._checks import as_float_array, as_points, as_weights
+from ._checks import as_float_array, as_gaussian_pair, as_points, as_weights
 
 __all__ = [
     "DiscreteInterpolant",
@@ -131,7 +131,7 @@ def mccann_gaussian(m0, S0, m1, S1, t) -> GaussianInterpolant:
     """
     t = _as_time(t)
     A, _ = wot.gaussian_ot_map(m0, S0, m1, S1)
-    m0, S0, m1, S1 = wot._gaussian_args(m0, S0, m1, S1)
+    m0, S0, m1, S1 = as_gaussian_pair(m0, S0, m1, S1)
     d = m0.shape[0]
     M = (1.0 - t) * np.eye(d) + t * A
     cov = M @ S0 @ M

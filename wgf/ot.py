@@ -27,7 +27,7 @@ import numpy as np
 import ot as pot
 from scipy import integrate
 
-from ._checks import as_points, as_spd, as_vector, as_weights, positive, positive_int
+from ._checks import as_gaussian_pair, as_points, as_spd, as_weights, positive, positive_int
 from .rng import as_generator
 
 __all__ = [
@@ -74,15 +74,6 @@ def sqrtm_spd(S, *, inverse: bool = False) -> np.ndarray:
     return (U * r) @ U.T
 
 
-def _gaussian_args(m0, S0, m1, S1):
-    m0 = as_vector(m0, "m0")
-    d = m0.shape[0]
-    S0 = as_spd(S0, "S0", dim=d)
-    m1 = as_vector(m1, "m1", dim=d)
-    S1 = as_spd(S1, "S1", dim=d)
-    return m0, S0, m1, S1
-
-
 def w2_gaussian(m0, S0, m1, S1) -> float:
     r"""W2 between two Gaussians, in closed form (the Bures-Wasserstein distance).
 
@@ -106,7 +97,7 @@ def w2_gaussian(m0, S0, m1, S1) -> float:
     float
         :math:`W_2` (not squared).
     """
-    m0, S0, m1, S1 = _gaussian_args(m0, S0, m1, S1)
+    m0, S0, m1, S1 = as_gaussian_pair(m0, S0, m1, S1)
     r0 = sqrtm_spd(S0)
     cross = sqrtm_spd(r0 @ S1 @ r0)
     w2sq = np.sum((m0 - m1) ** 2) + np.trace(S0) + np.trace(S1) - 2.0 * np.trace(cross)
@@ -152,7 +143,7 @@ def gaussian_ot_map(m0, S0, m1, S1) -> AffineMap:
     AffineMap
         ``(matrix, offset)`` with ``matrix = A`` and ``offset = m1 - A @ m0``; callable on points.
     """
-    m0, S0, m1, S1 = _gaussian_args(m0, S0, m1, S1)
+    m0, S0, m1, S1 = as_gaussian_pair(m0, S0, m1, S1)
     r0 = sqrtm_spd(S0)
     r0_inv = sqrtm_spd(S0, inverse=True)
     A = r0_inv @ sqrtm_spd(r0 @ S1 @ r0) @ r0_inv
