@@ -97,6 +97,30 @@ def test_solver_conserves_mass_stays_positive_and_keeps_pi(grid):
     np.testing.assert_allclose(kept, np.stack([pi, pi]), atol=1e-12 * pi.max())
 
 
+@pytest.mark.parametrize("grid", [G1, G2])
+def test_crank_nicolson_positivity_threshold_is_h2_over_d(grid):
+    # CN is positive when its explicit half-step I + dt A / 2 is entrywise non-negative: the
+    # off-diagonal rates are positive, so the condition is dt <= 2 / max |A_ii|.  For a gentle
+    # potential (|dV| <= 0.2 between neighbours, B(x) + B(-x) = x coth(x/2) = 2 + O(x^2))
+    # |A_ii| = sum_k 2 / h_k^2 up to 0.4 %, so the threshold is 1 / sum_k h_k^-2 = h^2 / d.
+    def gentle(x):
+        return 0.05 * np.sum(x**2, axis=-1)
+
+    A = fp.fokker_planck_matrix(grid, gentle)
+    dt_star = 2.0 / np.abs(A.diagonal()).max()
+    assert dt_star == pytest.approx(1.0 / np.sum(1.0 / np.array(grid.h) ** 2), rel=4e-3)
+    rough = np.zeros(grid.shape)
+    rough[(grid.shape[0] // 2,) * grid.d] = 1.0  # a single-cell density: the hardest case
+    rho0 = grid.normalise(rough)
+    ok = fp.solve_fokker_planck(rho0, grid, gentle, [5 * dt_star], dt_star, scheme="crank_nicolson")
+    assert ok.min() >= 0
+    # ten times beyond the threshold the scheme is no longer positive (measured min/max < -1)
+    bad = fp.solve_fokker_planck(
+        rho0, grid, gentle, [50 * dt_star], 10 * dt_star, scheme="crank_nicolson"
+    )
+    assert bad.min() < -0.1 * bad.max()
+
+
 @pytest.mark.parametrize(("grid", "mix", "tol"), [(G1, MIX1, 2e-3), (G2, MIX2, 1.5e-2)])
 def test_solver_matches_exact_ou_solution(grid, mix, tol):
     rho0 = grid.normalise(fp.ou_density(grid, *mix, 0.0))

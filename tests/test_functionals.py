@@ -275,6 +275,15 @@ def test_wasserstein_gradients_of_the_basic_functionals():
     np.testing.assert_allclose(
         fn.wasserstein_gradient(pi, fn.kl_variation(pi, pi, G2), G2), 0, atol=1e-12
     )
+    # bad input: a variation or a density of the wrong shape (e.g. from another grid)
+    with pytest.raises(ValueError, match="variation"):
+        fn.wasserstein_gradient(rho, np.ones(3), G2)
+    with pytest.raises(ValueError, match="variation"):
+        fn.wasserstein_gradient(rho, np.ones(G1.shape), G2)
+    with pytest.raises(ValueError, match="rho"):
+        fn.wasserstein_gradient(gauss(G1, M1, S1), np.ones(G1.shape), G2)
+    with pytest.raises(TypeError, match="grid"):
+        fn.wasserstein_gradient(rho, np.ones(G2.shape), "G2")
 
 
 def test_dissipation_of_potential_energy_and_fisher_information():

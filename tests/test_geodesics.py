@@ -77,11 +77,6 @@ def test_gaussian_velocity_field_transports_particles():
     g = geo.mccann_gaussian(m0, S0, m1, S1, t)
     # a particle on its straight line moves with velocity T(x0) - x0
     np.testing.assert_allclose(g.velocity(xt), T(x0) - x0, atol=1e-10)
-    # the closed-form v_t(x) = (A - I) M_t^{-1} (x - m_t) + (m1 - m0)
-    A = T.matrix
-    M = (1 - t) * np.eye(2) + t * A
-    expected = (xt - g.mean) @ ((A - np.eye(2)) @ np.linalg.inv(M)).T + (m1 - m0)
-    np.testing.assert_allclose(g.velocity(xt), expected, atol=1e-10)
     # and the velocity field satisfies the continuity equation: d/dt S_t = B S_t + S_t B^T
     dt = 1e-6
     gp, gm = (geo.mccann_gaussian(m0, S0, m1, S1, t + e) for e in (dt, -dt))
@@ -136,8 +131,8 @@ def test_mccann_1d_handles_gaps_in_the_support():
     r0 = np.where((x < 0.1) | (x > 0.9), 5.0, 0.0)  # two blocks, total mass 1
     r1 = np.where((x > 0.4) & (x < 0.6), 5.0, 0.0)
     rt = geo.mccann_1d(x, r0, r1, 0.5)
-    # each block is halfway to its target and is compressed by the factor 1.5
-    expected = np.where(((x > 0.2) & (x < 0.3)) | ((x > 0.7) & (x < 0.8)), 5.0 / 1.0, 0.0)
+    # each block (width 0.1, density 5) is halfway to its target, with width and density kept
+    expected = np.where(((x > 0.2) & (x < 0.3)) | ((x > 0.7) & (x < 0.8)), 5.0, 0.0)
     np.testing.assert_allclose(rt, expected, atol=1e-9)
 
 
@@ -202,9 +197,9 @@ def test_bad_input():
         geo.mccann_gaussian([0, 0], np.eye(2), [0, 0], -np.eye(2), 0.5)
     with pytest.raises(ValueError, match="rho0 must be non-negative"):
         geo.mccann_1d(x, np.r_[-1.0, 3.0, np.ones(8)], r, 0.5)
-    with pytest.raises(ValueError, match="rho1 must be normalised"):
+    with pytest.raises(ValueError, match="rho1 must integrate to 1"):
         geo.mccann_1d(x, r, 2 * r, 0.5)
-    with pytest.raises(ValueError, match=r"rho1 must have shape \(10,\)"):
+    with pytest.raises(ValueError, match=r"rho1 must have the grid\'s shape \(10,\)"):
         geo.mccann_1d(x, r, np.ones(12), 0.5)
     with pytest.raises(ValueError, match="x must be uniformly spaced"):
         geo.mccann_1d(x**2, r, r, 0.5)

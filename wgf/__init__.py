@@ -13,8 +13,8 @@ chapters of the book in ``book/``:
 ``wgf.functionals``, ``wgf.fokker_planck``
     Otto calculus on grids (energies, first variations, Wasserstein gradients, dissipation) and
     three solvers of the Fokker-Planck equation (finite volumes, Langevin particles, exact OU).
-``wgf.jko``
-    the JKO scheme: exact Gaussian steps, a 1-D Lagrangian scheme, the entropic scheme on grids.
+``wgf.jko``, ``wgf.entropic_jko``
+    the JKO scheme: exact Gaussian steps and a 1-D Lagrangian scheme; the entropic scheme on grids.
 ``wgf.rates``
     observed convergence orders (power-law fits with standard errors).
 ``wgf.plot``

@@ -17,8 +17,9 @@ program with a linear constraint.
 **Cost convention.** Every ``action`` in this module is :math:`\int\!\!\int |m|^2/\rho`, whose
 minimum is :math:`W_2^2` (not :math:`W_2^2/2`).  Papadakis, Peyré and Oudet
 :cite:p:`papadakis2014optimal` minimise :math:`|m|^2/(2\rho)`, whose minimum is
-:math:`W_2^2/2`; the solver uses their scaling internally (it only rescales the step size) and
-doubles the value on output.
+:math:`W_2^2/2`; the solver uses their scaling internally (it only rescales the step size:
+its proximal map is that of :math:`\tfrac{\gamma}{2}J`) and evaluates :math:`|m|^2/\rho` on
+output.
 
 **Discretisation.** The domain is the periodic unit cube :math:`[0, 1)^d` (:math:`d = 1, 2`)
 with :math:`N` cells per axis, cell centres :math:`x_i = (i + \frac12)/N`, and :math:`P` time
@@ -75,8 +76,17 @@ class BBResult:
       :math:`t_k = k / P`.
     - ``action`` (float):
       the discrete :math:`\int_0^1\!\int |m|^2/\rho` (:math:`\approx W_2^2`, **not**
-      :math:`W_2^2/2`), evaluated on the centred variables of the final iterate; it equals
-      :func:`kinetic_action` of (``rho``, ``momentum``) up to the stopping tolerance.
+      :math:`W_2^2/2`) of the split variable :math:`V = (\bar\rho, \bar m)` of the final
+      iterate.  :math:`V` is non-negative but satisfies :math:`V = I(U)` only up to the
+      stopping tolerance, so it is not exactly the cost of an admissible path and may fall
+      slightly below the discrete minimum.
+    - ``path_action`` (float):
+      :func:`kinetic_action` of the returned (``rho``, ``momentum``), which satisfy the
+      discrete continuity equation exactly, evaluated with ``vacuum_rtol=tol``: centred
+      densities below ``tol`` times the largest density (round-off of either sign in vacuum)
+      count as vacuum and contribute nothing (``inf`` if a centred density is below
+      ``-tol`` times the largest, which can only happen before convergence).  The gap ``path_action - action`` is an
+      a-posteriori estimate of the iteration error.
     - ``residuals`` (ndarray, shape (n_iter,)):
       per iteration, :math:`\|V - I(U)\| / \|V\|`: the relative violation of the one
       constraint that the iterate does not satisfy exactly (the staggered path satisfies the
@@ -92,6 +102,7 @@ class BBResult:
     momentum: np.ndarray
     times: np.ndarray
     action: float
+    path_action: float
     residuals: np.ndarray
     changes: np.ndarray
     n_iter: int
@@ -128,7 +139,8 @@ class _Grid:
         self.inv_lap = 1.0 / lam
         # (I + S^T S) for the periodic face-to-centre average S: symbol 1 + cos^2(theta/2)
         self.avg_symbol = 1.0 + np.cos(np.pi * np.arange(self.n) / self.n) ** 2
-        # (I + I_t^T I_t) in time on the P - 1 interior times: tridiag(1/4, 3/2, 1/4)
+        # (2I + I_t^T I_t) in time on the P - 1 interior times (V and the copy of f in V):
+        # tridiag(1/4, 5/2, 1/4)
         band = np.empty((3, max(self.p - 1, 1)))
         band[0], band[1], band[2] = 0.25, 2.5, 0.25
         self.time_band = band
@@ -213,14 +225,20 @@ def _prox_cost(fc, mc, gamma, *, iters: int = 60):
     return f, m
 
 
-def kinetic_action(rho, momentum) -> float:
+def kinetic_action(rho, momentum, *, vacuum_rtol: float = 0.0) -> float:
     r"""The discrete action :math:`\sum_{k,i} |\bar m_{k,i}|^2 / \bar\rho_{k,i}\, \Delta t\, h^d`.
 
     ``rho`` (shape (P + 1, N...)) and ``momentum`` (shape (d, P, N...)) are staggered as in
     :class:`BBResult`; the cost is evaluated on their averages at the space–time cell centres.
     Convention: the value approximates :math:`\int_0^1\!\int |m|^2/\rho`, i.e. :math:`W_2^2`
-    at the optimum.  A centred cell with :math:`\bar\rho = 0` contributes 0 if :math:`\bar m = 0`
-    and :math:`+\infty` otherwise; :math:`\bar\rho < 0` gives ``ValueError``.
+    at the optimum.
+
+    With ``vacuum_rtol = 0`` (default) the evaluation is strict: a centred cell with
+    :math:`\bar\rho = 0` contributes 0 if :math:`\bar m = 0` and :math:`+\infty` otherwise, and
+    :math:`\bar\rho < 0` gives ``ValueError``.  With ``vacuum_rtol = r > 0`` every centred cell
+    with :math:`\bar\rho \le r \max\rho` is treated as vacuum and contributes 0 whatever its
+    momentum (this accepts the round-off of either sign that an iterative solver such as
+    :func:`solve` leaves in vacuum); only :math:`\bar\rho < -r\max\rho` is an error.
     """
     rho = as_float_array(rho, "rho")
     momentum = as_float_array(momentum, "momentum")
@@ -230,16 +248,31 @@ def kinetic_action(rho, momentum) -> float:
     expected = (d, rho.shape[0] - 1, *rho.shape[1:])
     if momentum.shape != expected:
         raise ValueError(f"momentum must have shape {expected}, got {momentum.shape}")
+    vacuum_rtol = float(vacuum_rtol)
+    if not np.isfinite(vacuum_rtol) or not 0.0 <= vacuum_rtol < 1.0:
+        raise ValueError(f"vacuum_rtol must lie in [0, 1), got {vacuum_rtol!r}")
     fc = 0.5 * (rho[:-1] + rho[1:])
     mc = np.stack([0.5 * (momentum[a] + np.roll(momentum[a], 1, axis=a + 1)) for a in range(d)])
-    if np.any(fc < 0):
-        raise ValueError("rho must be non-negative")
+    floor = vacuum_rtol * max(float(rho.max()), 0.0)
+    if np.any(fc < -floor):
+        raise ValueError(f"rho must be non-negative (smallest centred value {fc.min():.3g})")
     m2 = np.sum(mc**2, axis=0)
+    if vacuum_rtol > 0:
+        fc = np.where(fc > floor, fc, 0.0)
+        m2 = np.where(fc > 0, m2, 0.0)
     if np.any((fc == 0) & (m2 > 0)):
         return float("inf")
     ratio = np.where(fc > 0, m2 / np.where(fc > 0, fc, 1.0), 0.0)
     n = rho.shape[1]
     return float(ratio.sum() / (rho.shape[0] - 1) / n**d)
+
+
+def _path_action(rho, m, rtol: float) -> float:
+    """kinetic_action with vacuum tolerance; +inf if the path has truly negative densities."""
+    try:
+        return kinetic_action(rho, m, vacuum_rtol=rtol)
+    except ValueError:  # centred density below -rtol * max: not admissible (unconverged)
+        return float("inf")
 
 
 def _check_density(rho, name: str, shape=None) -> np.ndarray:
@@ -309,8 +342,8 @@ def solve(
     Returns
     -------
     BBResult
-        the density path, the staggered momentum, the action (:math:`\approx W_2^2`) and the
-        iteration history.  ``converged`` is False if ``max_iter`` was reached first.
+        the density path, the staggered momentum, the action of the split variable and of the
+        returned path (both :math:`\approx W_2^2`) and the iteration history.  ``converged`` is False if ``max_iter`` was reached first.
     """
     rho0 = _check_density(rho0, "rho0")
     rho1 = _check_density(rho1, "rho1", shape=rho0.shape)
@@ -377,6 +410,7 @@ def solve(
         momentum=m,
         times=np.arange(p + 1) / p,
         action=float(ratio.sum() * grid.dt * grid.h**grid.d),
+        path_action=_path_action(grid.full_f(f), m, min(tol, 0.5)),
         residuals=np.asarray(residuals),
         changes=np.asarray(changes),
         n_iter=len(residuals),

@@ -120,8 +120,9 @@ def solve_fokker_planck(rho0, grid: Grid, V, times, dt, *, scheme: str = "implic
     :math:`(I - \theta\Delta t A)\rho^{k+1} = (I + (1-\theta)\Delta t A)\rho^k` with a sparse LU
     factorisation reused across steps; ``"implicit_euler"`` (:math:`\theta = 1`, first order,
     positive for every :math:`\Delta t`) or ``"crank_nicolson"`` (:math:`\theta = \tfrac12`,
-    second order; positive only for :math:`\Delta t \lesssim h^2/d`, so far tails may show
-    round-off-sized negative values).  Both conserve mass and keep
+    second order; positive for :math:`\Delta t \le 2/\max_i|A_{ii}| \approx h^2/d`, where the
+    explicit half-step :math:`I + \tfrac12\Delta t A` has a non-negative diagonal; larger steps,
+    fine for smooth data, may leave small negative values in the far tails).  Both conserve mass and keep
     :func:`wgf.functionals.gibbs_density` as an exact steady state.
 
     Parameters

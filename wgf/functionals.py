@@ -287,6 +287,12 @@ def wasserstein_gradient(rho, variation, grid: Grid) -> np.ndarray:
     variation : array_like, shape ``grid.shape``
         the first variation :math:`\delta F/\delta\rho` at ``rho``.
     grid : Grid
+
+    Returns
+    -------
+    ndarray, shape ``grid.shape``
+        :math:`\operatorname{grad}_W F(\rho)` by central differences (second order); a
+        ``variation`` or ``rho`` of another shape raises ``ValueError``.
     """
     rho = as_density(rho, grid)
     phi = grid.field(variation, "variation")

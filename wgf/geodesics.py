@@ -29,6 +29,7 @@ import numpy as np
 
 from . import ot as wot
 from ._checks import as_float_array, as_gaussian_pair, as_points, as_weights
+from .functionals import Grid, as_density
 
 __all__ = [
     "DiscreteInterpolant",
@@ -160,18 +161,6 @@ def _uniform_grid(x, name: str = "x") -> tuple[np.ndarray, float]:
     return x, h
 
 
-def _grid_density(rho, n: int, h: float, name: str, *, atol: float = 1e-8) -> np.ndarray:
-    rho = as_float_array(rho, name)
-    if rho.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},) to match the grid, got {rho.shape}")
-    if np.any(rho < 0):
-        raise ValueError(f"{name} must be non-negative (smallest value {rho.min():.3g})")
-    mass = rho.sum() * h
-    if abs(mass - 1.0) > atol:
-        raise ValueError(f"{name} must be normalised (sum * dx = 1), integrates to {mass:.12g}")
-    return rho
-
-
 def mccann_1d(x, rho0, rho1, t) -> np.ndarray:
     r"""McCann's interpolation between two densities on the line, by quantile interpolation.
 
@@ -193,7 +182,8 @@ def mccann_1d(x, rho0, rho1, t) -> np.ndarray:
     x : array_like, shape (n,)
         uniformly spaced cell centres (cell width :math:`h` = the spacing).
     rho0, rho1 : array_like, shape (n,)
-        non-negative densities with :math:`\sum_i \rho(x_i) h = 1` (to 1e-8).
+        non-negative densities with :math:`\sum_i \rho(x_i) h = 1` (to 1e-6, as checked by
+        :func:`wgf.functionals.as_density`).
     t : float
         time in :math:`[0, 1]`.
 
@@ -204,8 +194,9 @@ def mccann_1d(x, rho0, rho1, t) -> np.ndarray:
     """
     x, h = _uniform_grid(x)
     n = x.shape[0]
-    rho0 = _grid_density(rho0, n, h, "rho0")
-    rho1 = _grid_density(rho1, n, h, "rho1")
+    grid = Grid((x[0] - 0.5 * h, x[-1] + 0.5 * h), n)
+    rho0 = as_density(rho0, grid, "rho0")
+    rho1 = as_density(rho1, grid, "rho1")
     t = _as_time(t)
     edges = np.concatenate([x - 0.5 * h, [x[-1] + 0.5 * h]])
     c0 = np.concatenate([[0.0], np.cumsum(rho0) * h])

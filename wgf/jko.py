@@ -17,7 +17,7 @@ writes :math:`W + \tau' F`, i.e. :math:`\tau' = 2\tau`.  Three solvers:
 * Gaussians (exact): :func:`gaussian_jko_step` (closed form for :math:`\pi = \mathcal N(b, qI)`,
   a numerical minimisation over Cholesky factors otherwise, :func:`gaussian_jko_step_numerical`);
 * 1-D Lagrangian (equal-mass particles = quantile function): :func:`lagrangian_jko_step`;
-* entropic JKO on a grid (generalised Sinkhorn iterations): :func:`entropic_jko_step`.
+* entropic JKO on a grid (generalised Sinkhorn iterations): :mod:`wgf.entropic_jko`.
 """
 
 from __future__ import annotations
@@ -28,21 +28,24 @@ from typing import NamedTuple
 import numpy as np
 from scipy import linalg, optimize
 
-from ._checks import as_float_array, as_points, as_spd, as_vector, positive, positive_int
+from ._checks import (
+    as_float_array,
+    as_points,
+    as_spd,
+    as_vector,
+    positive,
+    positive_int,
+)
+from .functionals import kl_gaussian
 from .ot import AffineMap, gaussian_ot_map, w2_gaussian
 
 __all__ = [
     "Potential1D",
-    "entropic_jko_chain",
-    "entropic_jko_step",
-    "gaussian_entropic_jko_step_1d",
     "gaussian_inverse_map",
     "gaussian_jko_chain",
     "gaussian_jko_objective",
     "gaussian_jko_step",
     "gaussian_jko_step_numerical",
-    "grid_kl",
-    "kl_gaussian",
     "lagrangian_energy",
     "lagrangian_jko_chain",
     "lagrangian_jko_step",
@@ -72,39 +75,23 @@ def _gauss(mean, cov, name="mean", cname="cov"):
     return m, as_spd(cov, cname, dim=m.shape[0])
 
 
-def kl_gaussian(mean, cov, target_mean=None, target_cov=None) -> float:
-    r""":math:`\mathrm{KL}(\mathcal N(m,S)\,\|\,\mathcal N(b,Q))` in closed form.
-
-    .. math::
-
-        \tfrac12\bigl[\operatorname{tr}(Q^{-1}S) + (m-b)^\top Q^{-1}(m-b) - d
-        + \log\det Q - \log\det S\bigr]
-
-    ``target_mean`` defaults to 0 and ``target_cov`` to the identity (a scalar q means qI).
-    """
-    m, S = _gauss(mean, cov)
-    b, Q = _target(target_mean, target_cov, m.shape[0])
-    Qi = np.linalg.inv(Q)
-    dm = m - b
-    logdet = np.linalg.slogdet(Q)[1] - np.linalg.slogdet(S)[1]
-    return float(0.5 * (np.trace(Qi @ S) + dm @ Qi @ dm - m.shape[0] + logdet))
-
-
 def gaussian_jko_objective(
     mean, cov, prev_mean, prev_cov, tau, target_mean=None, target_cov=None
 ) -> float:
     r"""The JKO objective :math:`\mathrm{KL}(\rho\|\pi) + W_2^2(\rho,\rho_k)/(2\tau)` for Gaussians.
 
     :math:`\rho = \mathcal N(m, S)`, :math:`\rho_k = \mathcal N(m_k, S_k)` (``prev_*``),
-    :math:`\pi = \mathcal N(b, Q)`; :math:`W_2` by the Bures formula (:func:`wgf.ot.w2_gaussian`).
+    :math:`\pi = \mathcal N(b, Q)`; :math:`W_2` by the Bures formula (:func:`wgf.ot.w2_gaussian`),
+    the KL by :func:`wgf.functionals.kl_gaussian`.
     """
     tau = positive(tau, "tau")
     m, S = _gauss(mean, cov)
     mk, Sk = _gauss(prev_mean, prev_cov, "prev_mean", "prev_cov")
     if mk.shape != m.shape:
         raise ValueError(f"prev_mean must have shape {m.shape}, got {mk.shape}")
+    b, Q = _target(target_mean, target_cov, m.shape[0])
     w = w2_gaussian(m, S, mk, Sk)
-    return kl_gaussian(m, S, target_mean, target_cov) + w**2 / (2.0 * tau)
+    return kl_gaussian(m, S, b, Q) + w**2 / (2.0 * tau)
 
 
 def gaussian_jko_step(mean, cov, tau, target_mean=None, target_cov=None):
@@ -153,7 +140,9 @@ def gaussian_jko_step(mean, cov, tau, target_mean=None, target_cov=None):
     return (q * m + tau * b) / (q + tau), 0.5 * (S_new + S_new.T)
 
 
-def gaussian_jko_step_numerical(mean, cov, tau, target_mean=None, target_cov=None, *, gtol=1e-11):
+def gaussian_jko_step_numerical(
+    mean, cov, tau, target_mean=None, target_cov=None, *, gtol=1e-11, max_iter=None
+):
     r"""The JKO step for Gaussians by direct minimisation (any SPD target covariance).
 
     Minimises :func:`gaussian_jko_objective` over the mean and a Cholesky factor
@@ -161,6 +150,11 @@ def gaussian_jko_step_numerical(mean, cov, tau, target_mean=None, target_cov=Non
     the analytic gradient :math:`\partial_S = \tfrac12(Q^{-1} - S^{-1}) + (I - A)/(2\tau)`,
     where :math:`A` is the optimal map matrix from :math:`S` to :math:`S_k`
     (:math:`\partial_S W_2^2 = I - A`).  Returns ``(mean, cov)``.
+
+    BFGS often ends with scipy's "precision loss" status once the objective is flat to round-off;
+    the result is accepted when the gradient is small,
+    :math:`\max|\nabla_\theta J| \le 10^{-6}(1 + |J|)`, and a ``RuntimeError`` is raised
+    otherwise (e.g. when ``max_iter`` BFGS iterations do not suffice).
     """
     tau = positive(tau, "tau")
     mk, Sk = _gauss(mean, cov)
@@ -190,9 +184,16 @@ def gaussian_jko_step_numerical(mean, cov, tau, target_mean=None, target_cov=Non
 
     L0 = np.linalg.cholesky(Sk)[il]
     L0[diag] = np.log(L0[diag])
-    res = optimize.minimize(
-        fun, np.concatenate([mk, L0]), jac=True, method="BFGS", options={"gtol": gtol}
-    )
+    options = {"gtol": gtol}
+    if max_iter is not None:
+        options["maxiter"] = positive_int(max_iter, "max_iter")
+    res = optimize.minimize(fun, np.concatenate([mk, L0]), jac=True, method="BFGS", options=options)
+    grad = np.abs(res.jac).max()
+    if not np.isfinite(res.fun) or grad > 1e-6 * (1.0 + abs(res.fun)):
+        raise RuntimeError(
+            f"gaussian_jko_step_numerical: BFGS stopped at gradient {grad:.2e} "
+            f"(objective {res.fun:.6g}, after {res.nit} iterations: {res.message})"
+        )
     m, L = unpack(res.x)
     return m, L @ L.T
 
@@ -229,39 +230,6 @@ def gaussian_inverse_map(mean, cov, tau, target_mean=None, target_cov=None) -> A
     Qi, Si = np.linalg.inv(Q), np.linalg.inv(S)
     A = np.eye(d) + tau * (Qi - Si)
     return AffineMap(matrix=0.5 * (A + A.T), offset=tau * (Si @ m - Qi @ b))
-
-
-def gaussian_entropic_jko_step_1d(mean, var, tau, gamma, target_mean=0.0, target_var=1.0):
-    r"""One *entropic* JKO step for 1-D Gaussians, exact (the reference for the grid solver).
-
-    Minimises :math:`\int|x-y|^2d\gamma_{xy} + \varepsilon\int\gamma_{xy}\log\gamma_{xy}
-    + 2\tau F(\rho)` over couplings with second marginal :math:`\rho_k = \mathcal N(m_k, s_k)`
-    (``gamma`` is :math:`\varepsilon`; Peyré's form with :math:`\tau' = 2\tau`).  The optimum is a
-    Gaussian coupling :math:`x = \alpha y + \beta + \sqrt v\,\xi`; with :math:`\pi = \mathcal N(b, q)`
-    and :math:`c = \tau(1/q - 1/s)`, the stationarity conditions are
-
-    .. math::
-
-        m = \frac{q m_k + \tau b}{q + \tau},\quad \alpha = \frac{1}{1 + c},\quad
-        v = \frac{\varepsilon\alpha}{2},\quad s = \alpha^2 s_k + v,
-
-    one scalar equation in :math:`s`, increasing on :math:`s > q\tau/(q+\tau)` (where
-    :math:`\alpha > 0`), solved by bracketing.  Returns ``(mean, var)``.
-    """
-    tau, gamma = positive(tau, "tau"), positive(gamma, "gamma")
-    var, q = positive(var, "var"), positive(target_var, "target_var")
-    mean, b = float(mean), float(target_mean)
-
-    def eq(s):
-        c = tau * (1.0 / q - 1.0 / s)
-        return s - var / (1 + c) ** 2 - gamma / (2 * (1 + c))
-
-    # alpha > 0 needs 1 + c > 0, i.e. s > q tau / (q + tau); on that half-line eq increases from
-    # -inf, and eq(hi) > 0 because c > 0 there: exactly one root.
-    lo = q * tau / (q + tau) * (1.0 + 1e-12)
-    hi = 2.0 * max(var, q) + gamma
-    s = optimize.brentq(eq, lo, hi, xtol=1e-15, rtol=1e-14)
-    return (q * mean + tau * b) / (q + tau), s
 
 
 # --------------------------------------------------------------------------------------------
@@ -307,6 +275,8 @@ def particle_density(x):
     r"""The piecewise-uniform density of ordered particles: mass :math:`1/N` on each cell.
 
     Returns the cell midpoints and :math:`\rho_i = 1/(N h_i)`, :math:`h_i = x_{i+1} - x_i`.
+    N particles bound N - 1 cells, so the density has total mass :math:`1 - 1/N` (the half-cells
+    of mass :math:`1/(2N)` beyond the extreme particles are dropped).
     """
     x = _check_particles(x)
     h = np.diff(x)
@@ -350,7 +320,9 @@ def lagrangian_jko_step(x, tau, potential: Potential1D, *, tol=1e-12, max_iter=1
         \;=\; N\Bigl[F_N(x) + \frac{W_2^2(x, y)}{2\tau}\Bigr] + \text{const},
 
     strictly convex when :math:`\tau\min V'' > -1`, by Newton's method with the tridiagonal
-    Hessian and a backtracking line search that keeps the particles ordered.
+    Hessian and a backtracking line search that keeps the particles ordered.  Raises
+    ``RuntimeError`` when the Hessian is not positive definite (V too concave for this
+    :math:`\tau`), when the line search fails, or after ``max_iter`` Newton iterations.
     """
     y = _check_particles(x)
     tau = positive(tau, "tau")
@@ -371,7 +343,12 @@ def lagrangian_jko_step(x, tau, potential: Potential1D, *, tol=1e-12, max_iter=1
         ab = np.zeros((2, z.size))
         ab[1] = potential.hess(z) + 1.0 / tau + rp**2 + rm**2
         ab[0, 1:] = -(r**2)
-        step = -linalg.solveh_banded(ab, g)
+        try:
+            step = -linalg.solveh_banded(ab, g)
+        except np.linalg.LinAlgError:
+            raise RuntimeError(
+                "lagrangian_jko_step: Hessian not positive definite (is tau min V'' > -1?)"
+            ) from None
         if np.max(np.abs(step)) < tol * (1.0 + np.max(np.abs(z))):
             return z + step
         t, slack = 1.0, 1e-13 * (1.0 + abs(val))  # Armijo, up to round-off in psi
@@ -394,110 +371,4 @@ def lagrangian_jko_chain(x, tau, n_steps, potential: Potential1D):
     out = [_check_particles(x)]
     for _ in range(n_steps):
         out.append(lagrangian_jko_step(out[-1], tau, potential))
-    return np.array(out)
-
-
-# --------------------------------------------------------------------------------------------
-# Entropic JKO on a grid (Peyré 2015)
-# --------------------------------------------------------------------------------------------
-
-
-def _grid_prob(p, n, name):
-    p = as_float_array(p, name)
-    if p.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},) to match the grid, got {p.shape}")
-    if np.any(p < 0):
-        raise ValueError(f"{name} must be non-negative (smallest entry {p.min():.3g})")
-    if abs(p.sum() - 1.0) > 1e-9:
-        raise ValueError(
-            f"{name} must sum to 1 (probabilities on the grid), sums to {p.sum():.12g}"
-        )
-    return p
-
-
-def _grid(grid):
-    g = as_float_array(grid, "grid")
-    if g.ndim != 1 or g.size < 2 or np.any(np.diff(g) <= 0):
-        raise ValueError("grid must be a strictly increasing 1-D array of at least 2 nodes")
-    return g
-
-
-def grid_kl(p, target) -> float:
-    r""":math:`\mathrm{KL}(p\|\pi) = \sum_j p_j\log(p_j/\pi_j)` for probability vectors on a grid."""
-    t = as_float_array(target, "target")
-    p = _grid_prob(p, t.size, "p")
-    t = _grid_prob(t, t.size, "target")
-    if np.any(t <= 0):
-        raise ValueError("target must be strictly positive on the grid")
-    nz = p > 0
-    return float(np.sum(p[nz] * np.log(p[nz] / t[nz])))
-
-
-def _lse(a, axis):
-    """log-sum-exp along ``axis`` (rows of -inf give -inf)."""
-    mx = np.max(a, axis=axis, keepdims=True)
-    mx = np.where(np.isfinite(mx), mx, 0.0)
-    with np.errstate(divide="ignore"):
-        return np.log(np.sum(np.exp(a - mx), axis=axis)) + np.squeeze(mx, axis=axis)
-
-
-def entropic_jko_step(
-    p, grid, tau, gamma, target, *, tol=1e-10, max_iter=20_000, return_info=False
-):
-    r"""One entropic JKO step on a 1-D grid :cite:p:`peyre2015entropic`, in the log domain.
-
-    Solves :math:`\min_{\gamma_{xy}:\;\gamma_{xy}^\top\mathbb 1 = p_k}\langle C, \gamma_{xy}\rangle
-    + \varepsilon\sum\gamma_{xy}(\log\gamma_{xy} - 1) + 2\tau\,\mathrm{KL}(\gamma_{xy}\mathbb 1\,\|\,\pi)`,
-    :math:`C_{ij} = |x_i - x_j|^2`, ``gamma`` :math:`=\varepsilon`; :math:`2\tau` is Peyré's
-    :math:`\tau'`.  With :math:`\gamma_{xy} = e^{(f_i + g_j - C_{ij})/\varepsilon}` and
-    :math:`\kappa = \sigma/(1+\sigma)`, :math:`\sigma = 2\tau/\varepsilon`, the fixed-point
-    (Sinkhorn-like) iteration alternates the hard marginal and the KL-proximal step of F:
-
-    .. math::
-
-        g_j = \varepsilon\log p_{k,j} - \varepsilon\,\mathrm{LSE}_i\frac{f_i - C_{ij}}{\varepsilon},
-        \qquad
-        f_i = \varepsilon\kappa\Bigl(\log\pi_i - \mathrm{LSE}_j\frac{g_j - C_{ij}}{\varepsilon}\Bigr),
-
-    until the second marginal of the plan matches :math:`p_k` to ``tol`` in :math:`\ell^1`.
-    Returns :math:`p_{k+1}`, the first marginal (and an info dict if ``return_info``).
-    """
-    grid = _grid(grid)
-    n = grid.size
-    p = _grid_prob(p, n, "p")
-    target = _grid_prob(target, n, "target")
-    if np.any(target <= 0):
-        raise ValueError("target must be strictly positive on the grid")
-    tau, gamma = positive(tau, "tau"), positive(gamma, "gamma")
-    Cg = (grid[:, None] - grid[None, :]) ** 2 / gamma
-    kappa = (2 * tau / gamma) / (1 + 2 * tau / gamma)
-    with np.errstate(divide="ignore"):
-        logp, logt = np.log(p), np.log(target)
-    f = np.zeros(n)
-    err = np.inf
-    for it in range(1, max_iter + 1):
-        g = logp - _lse(f[:, None] - Cg, axis=0)
-        z = _lse(g[None, :] - Cg, axis=1)
-        f = kappa * (logt - z)
-        if it % 10 == 0:  # the marginal check costs as much as an iteration
-            err = np.abs(np.exp(g + _lse(f[:, None] - Cg, axis=0)) - p).sum()
-            if err < tol:
-                break
-    else:
-        raise RuntimeError(
-            f"entropic_jko_step: marginal error {err:.2e} after {max_iter} iterations"
-        )
-    new = np.exp(f + z)
-    new /= new.sum()  # the fixed point has unit mass; remove the residual ~tol
-    if return_info:
-        return new, {"iterations": it, "marginal_error": err}
-    return new
-
-
-def entropic_jko_chain(p, grid, tau, gamma, target, n_steps, **kwargs):
-    """``n_steps`` entropic JKO steps; returns the densities, shape (n_steps+1, len(grid))."""
-    n_steps = positive_int(n_steps, "n_steps", minimum=0)
-    out = [_grid_prob(p, _grid(grid).size, "p")]
-    for _ in range(n_steps):
-        out.append(entropic_jko_step(out[-1], grid, tau, gamma, target, **kwargs))
     return np.array(out)
