@@ -15,6 +15,10 @@ chapters of the book in ``book/``:
     three solvers of the Fokker-Planck equation (finite volumes, Langevin particles, exact OU).
 ``wgf.jko``, ``wgf.entropic_jko``
     the JKO scheme: exact Gaussian steps and a 1-D Lagrangian scheme; the entropic scheme on grids.
+``wgf.mixtures``, ``wgf.data``, ``wgf.schedules``
+    machinery for Part II: Gaussian mixtures with exact densities, scores, OU (VP) and heat (VE)
+    marginals; the toy targets as mixtures; the DDPM/cosine/VP/VE schedules and the exact
+    correspondence between a DDPM step and an Ornstein-Uhlenbeck time step.
 ``wgf.rates``
     observed convergence orders (power-law fits with standard errors).
 ``wgf.plot``

@@ -4,8 +4,8 @@ Closed forms (1-D quantile functions, Gaussians), exact and entropic discrete op
 through POT :cite:p:`flamary2021pot`, and the empirical *noise floor* that every chapter of the
 book reports beside its W2 figures.
 
-Conventions
------------
+.. rubric:: Conventions
+
 Every function named ``w2*`` returns :math:`W_2`, **not** its square.  The cost is the squared
 Euclidean distance :math:`c(x, y) = |x - y|^2`, so that
 

@@ -1,0 +1,321 @@
+r"""Gaussian mixtures: exact densities, scores and forward-process marginals.
+
+Every 2-D toy target of the book is a Gaussian mixture (see :mod:`wgf.data`), so that its
+density, its score and its marginals under both forward processes of diffusion models are
+known in closed form:
+
+.. math::
+
+    p(x) = \sum_{k=1}^K w_k \, \mathcal N(x; m_k, \Sigma_k), \qquad
+    w_k \ge 0, \quad \sum_k w_k = 1.
+
+.. rubric:: Time conventions
+
+*VP / Ornstein-Uhlenbeck.*  :meth:`GaussianMixture.ou` gives the law at time :math:`t \ge 0` of
+
+.. math::
+
+    dX_t = -X_t \, dt + \sqrt 2 \, dW_t, \qquad X_0 \sim p,
+
+whose stationary law is :math:`\mathcal N(0, I)`; exactly,
+:math:`X_t = e^{-t} X_0 + \sqrt{1 - e^{-2t}}\, Z` with :math:`Z \sim \mathcal N(0, I)`
+independent of :math:`X_0` (DDPM's :math:`\bar\alpha = e^{-2t}`).
+
+*VE / heat flow.*  :meth:`GaussianMixture.smoothed` gives the law of :math:`X_0 + \sigma Z`:
+:math:`\sigma` is the standard deviation of the added noise, and the law is the solution at
+time :math:`\sigma^2/2` of the heat equation :math:`\partial_t \rho = \Delta \rho`.
+
+Both maps send a Gaussian mixture to a Gaussian mixture with the same weights.  All arrays are
+numpy float64; bad input raises ``ValueError`` or ``TypeError`` naming the argument.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import logsumexp, softmax
+
+from ._checks import as_float_array, as_points, as_spd, as_weights, positive_int
+from .rng import as_generator
+
+__all__ = ["GaussianMixture"]
+
+# Largest number of (point, component, coordinate) entries held at once by the vectorised
+# evaluations; larger inputs are processed in blocks of points.
+_BLOCK_ENTRIES = 2**22
+
+
+def _nonnegative(value, name: str) -> float:
+    """A finite real number >= 0."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a real number, got bool")
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}") from exc
+    if not np.isfinite(v) or v < 0:
+        raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
+    return v
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=np.float64)
+    a.flags.writeable = False
+    return a
+
+
+class GaussianMixture:
+    r"""A finite mixture of Gaussians in :math:`\mathbb R^d`.
+
+    .. math::
+
+        p(x) = \sum_{k=1}^K w_k \, \mathcal N(x; m_k, \Sigma_k)
+
+    Parameters
+    ----------
+    weights : array_like, shape (K,)
+        mixture weights, non-negative and summing to one (to 1e-9).
+    means : array_like, shape (K, d)
+        component means.
+    covs : array_like, shape (K, d, d)
+        component covariances, each symmetric positive-definite.
+
+    Attributes
+    ----------
+    weights
+        the weights, a read-only float64 array of shape (K,).
+    means
+        the component means, read-only, shape (K, d).
+    covs
+        the component covariances, read-only, shape (K, d, d).
+    dim
+        the dimension d (an int).
+    n_components
+        the number of components K (an int).
+
+    Raises
+    ------
+    ValueError
+        for inconsistent shapes, negative or unnormalised weights, non-symmetric or
+        non-positive-definite covariances, or NaN/Inf entries; the message names the argument.
+    TypeError
+        for arguments that are not arrays of real numbers.
+    """
+
+    def __init__(self, weights, means, covs):
+        means = as_float_array(means, "means")
+        if means.ndim != 2 or means.shape[0] < 1 or means.shape[1] < 1:
+            raise ValueError(f"means must have shape (K, d) with K, d >= 1, got {means.shape}")
+        K, d = means.shape
+        weights = as_weights(weights, K, "weights")
+        covs = as_float_array(covs, "covs")
+        if covs.shape != (K, d, d):
+            raise ValueError(
+                f"covs must have shape (K, d, d) = ({K}, {d}, {d}) to match means, got {covs.shape}"
+            )
+        covs = np.stack([as_spd(covs[k], f"covs[{k}]", dim=d) for k in range(K)])
+        self.weights = _readonly(weights)
+        self.means = _readonly(means)
+        self.covs = _readonly(covs)
+        chol = np.linalg.cholesky(covs)
+        self._chol = _readonly(chol)
+        eye = np.broadcast_to(np.eye(d), (K, d, d))
+        chol_inv = np.linalg.solve(chol, eye)  # L_k^{-1}
+        self._chol_inv = _readonly(chol_inv)
+        prec = np.swapaxes(chol_inv, 1, 2) @ chol_inv  # Σ_k^{-1} = L^{-T} L^{-1}
+        self._prec = _readonly(0.5 * (prec + np.swapaxes(prec, 1, 2)))
+        logdet = 2.0 * np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
+        with np.errstate(divide="ignore"):  # a zero weight is a component that never occurs
+            logw = np.log(weights)
+        self._log_norm = _readonly(logw - 0.5 * logdet - 0.5 * d * np.log(2.0 * np.pi))
+
+    # ---------------------------------------------------------------------------- basics
+
+    @property
+    def dim(self) -> int:
+        """The dimension d."""
+        return int(self.means.shape[1])
+
+    @property
+    def n_components(self) -> int:
+        """The number of components K."""
+        return int(self.means.shape[0])
+
+    def __repr__(self) -> str:
+        return f"GaussianMixture(n_components={self.n_components}, dim={self.dim})"
+
+    def mean(self) -> np.ndarray:
+        r"""The mean of the mixture, :math:`\mu = \sum_k w_k m_k`.
+
+        Returns
+        -------
+        ndarray, shape (d,)
+        """
+        return self.weights @ self.means
+
+    def cov(self) -> np.ndarray:
+        r"""The covariance of the mixture (law of total covariance).
+
+        .. math::
+
+            \operatorname{Cov}(X) = \sum_k w_k \bigl(\Sigma_k + m_k m_k^\top\bigr)
+            - \mu \mu^\top
+
+        Returns
+        -------
+        ndarray, shape (d, d)
+        """
+        mu = self.mean()
+        second = np.einsum("k,kij->ij", self.weights, self.covs)
+        second += np.einsum("k,ki,kj->ij", self.weights, self.means, self.means)
+        c = second - np.outer(mu, mu)
+        return 0.5 * (c + c.T)
+
+    # ---------------------------------------------------------------------------- sampling
+
+    def sample(self, n, generator=None) -> np.ndarray:
+        r"""Draw ``n`` independent samples.
+
+        A component :math:`k` is drawn with probability :math:`w_k`, then
+        :math:`x = m_k + L_k z` with :math:`\Sigma_k = L_k L_k^\top` (Cholesky) and
+        :math:`z \sim \mathcal N(0, I)`; both steps are vectorised.
+
+        Parameters
+        ----------
+        n : int
+            number of samples (at least 1).
+        generator : None, int or numpy.random.Generator
+            randomness (see :func:`wgf.rng.as_generator`); the same seed gives the same samples.
+
+        Returns
+        -------
+        ndarray, shape (n, d)
+        """
+        n = positive_int(n, "n")
+        rng = as_generator(generator)
+        comps = rng.choice(self.n_components, size=n, p=self.weights)
+        z = rng.standard_normal((n, self.dim))
+        return self.means[comps] + np.einsum("nij,nj->ni", self._chol[comps], z)
+
+    # ---------------------------------------------------------------------------- density
+
+    def _blocks(self, x):
+        step = max(1, _BLOCK_ENTRIES // (self.n_components * self.dim))
+        for start in range(0, x.shape[0], step):
+            yield slice(start, start + step)
+
+    def _log_terms(self, x):
+        """``log w_k + log N(x; m_k, Σ_k)`` and the residuals ``x - m_k``, shapes (n, K), (n, K, d)."""
+        r = x[:, None, :] - self.means[None, :, :]
+        z = np.einsum("kij,nkj->nki", self._chol_inv, r)
+        return self._log_norm - 0.5 * np.sum(z * z, axis=2), r
+
+    def _points(self, x):
+        return as_points(x, "x", dim=self.dim)
+
+    def log_prob(self, x) -> np.ndarray:
+        r"""The log-density at each point, by a stable log-sum-exp over the components.
+
+        .. math::
+
+            \log p(x) = \operatorname{logsumexp}_k \Bigl(\log w_k
+            - \tfrac12 (x - m_k)^\top \Sigma_k^{-1} (x - m_k)
+            - \tfrac12 \log\det(2\pi\Sigma_k)\Bigr)
+
+        Parameters
+        ----------
+        x : array_like, shape (n, d)
+            points (a 1-D array is read as n points when d = 1).
+
+        Returns
+        -------
+        ndarray, shape (n,)
+        """
+        x = self._points(x)
+        out = np.empty(x.shape[0])
+        for b in self._blocks(x):
+            terms, _ = self._log_terms(x[b])
+            out[b] = logsumexp(terms, axis=1)
+        return out
+
+    def prob(self, x) -> np.ndarray:
+        """The density at each point, ``exp(log_prob(x))``; shapes as in :meth:`log_prob`."""
+        return np.exp(self.log_prob(x))
+
+    def score(self, x) -> np.ndarray:
+        r"""The score :math:`\nabla_x \log p(x)`, in closed form.
+
+        .. math::
+
+            \nabla \log p(x) = -\sum_k \gamma_k(x)\, \Sigma_k^{-1}(x - m_k), \qquad
+            \gamma_k(x) = \frac{w_k \mathcal N(x; m_k, \Sigma_k)}{p(x)},
+
+        with the posterior weights :math:`\gamma_k` computed by a stable softmax.
+
+        Parameters
+        ----------
+        x : array_like, shape (n, d)
+            points (a 1-D array is read as n points when d = 1).
+
+        Returns
+        -------
+        ndarray, shape (n, d)
+        """
+        x = self._points(x)
+        out = np.empty_like(x)
+        for b in self._blocks(x):
+            terms, r = self._log_terms(x[b])
+            gamma = softmax(terms, axis=1)
+            out[b] = -np.einsum("nk,kij,nkj->ni", gamma, self._prec, r)
+        return out
+
+    # ---------------------------------------------------------------------------- marginals
+
+    def ou(self, t) -> GaussianMixture:
+        r"""The exact law at time ``t`` of the Ornstein-Uhlenbeck (VP) process started here.
+
+        The process is :math:`dX = -X\,dt + \sqrt 2\,dW` (stationary law
+        :math:`\mathcal N(0, I)`), so :math:`X_t = e^{-t}X_0 + \sqrt{1 - e^{-2t}}\,Z` and each
+        component is mapped exactly, the weights unchanged:
+
+        .. math::
+
+            \mathcal N(m_k, \Sigma_k) \;\mapsto\;
+            \mathcal N\bigl(e^{-t} m_k,\; e^{-2t}\Sigma_k + (1 - e^{-2t}) I\bigr).
+
+        Parameters
+        ----------
+        t : float
+            OU time, :math:`t \ge 0`; ``t = 0`` returns an equal mixture, and as
+            :math:`t \to \infty` the law tends to :math:`\mathcal N(0, I)`.
+
+        Returns
+        -------
+        GaussianMixture
+        """
+        t = _nonnegative(t, "t")
+        a = np.exp(-t)
+        var = -np.expm1(-2.0 * t)  # 1 - e^{-2t}, accurate for small t
+        covs = a * a * self.covs + var * np.eye(self.dim)
+        return GaussianMixture(self.weights, a * self.means, covs)
+
+    def smoothed(self, sigma) -> GaussianMixture:
+        r"""The exact law of :math:`X + \sigma Z` (VE noising, i.e. the heat flow).
+
+        Convolution with :math:`\mathcal N(0, \sigma^2 I)`; it is the solution of
+        :math:`\partial_t\rho = \Delta\rho` at heat-flow time :math:`t = \sigma^2/2`:
+
+        .. math::
+
+            \mathcal N(m_k, \Sigma_k) \;\mapsto\; \mathcal N(m_k, \Sigma_k + \sigma^2 I).
+
+        Parameters
+        ----------
+        sigma : float
+            standard deviation of the added noise, :math:`\sigma \ge 0`.
+
+        Returns
+        -------
+        GaussianMixture
+        """
+        sigma = _nonnegative(sigma, "sigma")
+        return GaussianMixture(self.weights, self.means, self.covs + sigma**2 * np.eye(self.dim))
