@@ -9,6 +9,9 @@ BIN         := $(VENV)/bin
 STAMP       := $(VENV)/.wgf-installed
 JB          := $(BIN)/jupyter-book
 PIP_FLAGS   := $(if $(CI),--progress-bar off,)
+# Trained models (wgf.zoo) are cached inside the checkout, so a fresh clone trains from scratch
+# and `make clean` keeps them; set WGF_CACHE_DIR to share one cache between checkouts.
+export WGF_CACHE_DIR ?= $(CURDIR)/.cache/zoo
 
 .PHONY: help install book test lint unit book-strict figures lock clean
 

@@ -1,0 +1,91 @@
+"""Networks: shapes, the embedding's closed form, autograd gradients vs finite differences."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from wgf.nets import ScalarPotential, SinusoidalEmbedding, TimeMLP, numpy_predictor, seeded
+
+
+def test_embedding_closed_form():
+    emb = SinusoidalEmbedding(8, scale=10.0, max_period=100.0)
+    t = torch.tensor([0.0, 0.3])
+    out = emb(t)
+    w = np.array([100 ** (-j / 4) for j in range(4)]) * 10.0
+    expected = np.concatenate(
+        [np.sin(np.outer([0, 0.3], w)), np.cos(np.outer([0, 0.3], w))], axis=1
+    )
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-5, atol=1e-6)
+    assert emb(torch.tensor(0.5), n=3).shape == (3, 8)
+
+
+def test_embedding_bad_input():
+    with pytest.raises(ValueError, match="even"):
+        SinusoidalEmbedding(7)
+    with pytest.raises(ValueError, match="scale"):
+        SinusoidalEmbedding(8, scale=0.0)
+
+
+def test_time_mlp_shapes_and_broadcast():
+    with seeded(0):
+        net = TimeMLP(dim=2, hidden=16, depth=2)
+    x = torch.randn(5, 2, generator=torch.Generator().manual_seed(1))
+    a = net(x, 0.25)
+    b = net(x, torch.full((5,), 0.25))
+    assert a.shape == (5, 2)
+    torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match="shape"):
+        net(torch.zeros(5, 3), 0.1)
+    with pytest.raises(ValueError, match="activation"):
+        TimeMLP(activation="sigmoid")
+    assert TimeMLP(dim=2, out_dim=1).out_dim == 1
+
+
+def test_seeded_is_deterministic_and_restores_global_state():
+    state = torch.random.get_rng_state()
+    with seeded(3):
+        a = TimeMLP(hidden=8, depth=1)
+    with seeded(3):
+        b = TimeMLP(hidden=8, depth=1)
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(p, q)
+    assert torch.equal(state, torch.random.get_rng_state())
+    with pytest.raises(ValueError, match="seed"):
+        with seeded(-1):
+            pass
+
+
+def test_potential_gradient_matches_finite_differences():
+    with seeded(0):
+        V = ScalarPotential(dim=2, hidden=16, depth=2).double()
+    x = torch.tensor([[0.3, -0.7], [1.1, 0.4]], dtype=torch.float64)
+    g = V.grad(x)
+    h = 1e-6
+    for i in range(2):
+        e = torch.zeros(2, dtype=torch.float64)
+        e[i] = h
+        fd = (V(x + e) - V(x - e)) / (2 * h)
+        torch.testing.assert_close(g[:, i], fd, rtol=1e-6, atol=1e-8)
+    # differentiable through the gradient when asked
+    g2 = V.grad(x.clone().requires_grad_(True), create_graph=True)
+    assert g2.requires_grad
+
+
+def test_numpy_predictor_roundtrip():
+    with seeded(0):
+        net = TimeMLP(dim=2, hidden=8, depth=1)
+    f = numpy_predictor(net)
+    x = np.random.default_rng(0).normal(size=(4, 2))
+    out = f(x, 0.5)
+    assert out.dtype == np.float64 and out.shape == (4, 2)
+    ref = net(torch.tensor(x, dtype=torch.float32), 0.5).detach().numpy()
+    np.testing.assert_allclose(out, ref, rtol=1e-6)
+    with seeded(0):
+        V = ScalarPotential(dim=2, hidden=8, depth=1)
+    grad = numpy_predictor(lambda x, t: V.grad(x))(x, 0.0)
+    assert grad.shape == (4, 2) and np.all(np.isfinite(grad))
+    with pytest.raises(TypeError):
+        numpy_predictor(3)
+    assert math.isfinite(float(out.sum()))

@@ -1,0 +1,194 @@
+"""Small torch networks for 2-D (and low-dimensional) generative models.
+
+.. rubric:: What is here
+
+* :class:`SinusoidalEmbedding`: the transformer / DDPM embedding of a scalar time
+  :cite:`ho2020denoising`, :math:`\\gamma(t) = (\\sin(s t \\omega_j), \\cos(s t \\omega_j))_j`
+  with :math:`\\omega_j = P^{-j/h}`, :math:`h` half the width and :math:`s` a scale (1000 by
+  default, so a time in :math:`[0, 1]` spans the same frequencies as a DDPM index in
+  ``0..1000``).
+* :class:`TimeMLP`: :math:`f_\\theta(x, t)`, an MLP on the concatenation of :math:`x` and
+  :math:`\\gamma(t)`, used for noise, score and velocity predictors.
+* :class:`ScalarPotential`: a time-independent :math:`V_\\theta:\\mathbb R^d\\to\\mathbb R`
+  with its gradient by automatic differentiation (Energy Matching).
+* :func:`numpy_predictor`: wraps a network as a numpy callable ``f(x, t)`` so that the
+  samplers, which work in numpy float64, run a network and an exact oracle the same way.
+* :func:`seeded`: deterministic initialisation without touching torch's global RNG.
+
+Networks run in torch float32 on the CPU unless a ``device`` is given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._checks import positive, positive_int
+
+__all__ = ["ScalarPotential", "SinusoidalEmbedding", "TimeMLP", "numpy_predictor", "seeded"]
+
+_ACTIVATIONS = {
+    "silu": nn.SiLU,
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "softplus": nn.Softplus,
+    "tanh": nn.Tanh,
+}
+
+
+@contextlib.contextmanager
+def seeded(seed):
+    """Context in which torch's RNG is seeded with ``seed``; the global state is restored after."""
+    seed = int(seed)
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def _mlp(d_in: int, d_out: int, hidden: int, depth: int, activation: str) -> nn.Sequential:
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+    act = _ACTIVATIONS[activation]
+    layers: list[nn.Module] = []
+    width = d_in
+    for _ in range(depth):
+        layers += [nn.Linear(width, hidden), act()]
+        width = hidden
+    layers.append(nn.Linear(width, d_out))
+    return nn.Sequential(*layers)
+
+
+class SinusoidalEmbedding(nn.Module):
+    """Sinusoidal embedding of a scalar time, of even width ``dim``.
+
+    Parameters
+    ----------
+    dim : int
+        Output width (even, at least 2).
+    scale : float
+        Multiplies ``t`` before the frequencies are applied (default 1000).
+    max_period : float
+        Longest period :math:`P` (default 10 000).
+    """
+
+    def __init__(self, dim: int = 32, scale: float = 1000.0, max_period: float = 10_000.0):
+        super().__init__()
+        dim = positive_int(dim, "dim", minimum=2)
+        if dim % 2:
+            raise ValueError(f"dim must be even, got {dim}")
+        half = dim // 2
+        freqs = torch.exp(-math.log(positive(max_period, "max_period")) * torch.arange(half) / half)
+        self.register_buffer("freqs", positive(scale, "scale") * freqs, persistent=False)
+        self.dim = dim
+
+    def forward(self, t: torch.Tensor, n: int | None = None) -> torch.Tensor:
+        t = torch.as_tensor(t, dtype=self.freqs.dtype, device=self.freqs.device)
+        if t.ndim == 0:
+            t = t.expand(1 if n is None else n)
+        t = t.reshape(-1)
+        if n is not None and t.numel() == 1:
+            t = t.expand(n)
+        arg = t[:, None] * self.freqs[None, :]
+        return torch.cat([torch.sin(arg), torch.cos(arg)], dim=1)
+
+
+class TimeMLP(nn.Module):
+    """Time-conditioned MLP :math:`f_\\theta(x, t)\\in\\mathbb R^{d_{out}}`.
+
+    Parameters
+    ----------
+    dim : int
+        Dimension of ``x``.
+    out_dim : int, optional
+        Output dimension (default ``dim``: a vector field).
+    hidden, depth : int
+        Width and number of hidden layers (default 128 and 3).
+    embed_dim : int
+        Width of the sinusoidal time embedding (default 32).
+    time_scale : float
+        Scale of the embedding (see :class:`SinusoidalEmbedding`).
+    activation : str
+        ``"silu"`` (default), ``"relu"``, ``"gelu"``, ``"softplus"`` or ``"tanh"``.
+
+    ``forward(x, t)`` takes ``x`` of shape (n, dim) and ``t`` a scalar or a tensor of n times.
+    """
+
+    def __init__(
+        self,
+        dim: int = 2,
+        out_dim: int | None = None,
+        hidden: int = 128,
+        depth: int = 3,
+        embed_dim: int = 32,
+        time_scale: float = 1000.0,
+        activation: str = "silu",
+    ):
+        super().__init__()
+        self.dim = positive_int(dim, "dim")
+        self.out_dim = self.dim if out_dim is None else positive_int(out_dim, "out_dim")
+        self.embed = SinusoidalEmbedding(embed_dim, scale=time_scale)
+        self.net = _mlp(
+            self.dim + embed_dim,
+            self.out_dim,
+            positive_int(hidden, "hidden"),
+            positive_int(depth, "depth"),
+            activation,
+        )
+
+    def forward(self, x: torch.Tensor, t) -> torch.Tensor:
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"x must have shape (n, {self.dim}), got {tuple(x.shape)}")
+        return self.net(torch.cat([x, self.embed(t, n=x.shape[0])], dim=1))
+
+
+class ScalarPotential(nn.Module):
+    """Time-independent scalar potential :math:`V_\\theta(x)` (shape (n,)) with :meth:`grad`.
+
+    Smooth activations (``"silu"`` by default, or ``"softplus"``/``"gelu"``/``"tanh"``) keep
+    :math:`\\nabla V_\\theta` continuous, which a gradient-flow sampler needs.
+    """
+
+    def __init__(self, dim: int = 2, hidden: int = 128, depth: int = 3, activation: str = "silu"):
+        super().__init__()
+        self.dim = positive_int(dim, "dim")
+        self.net = _mlp(
+            self.dim, 1, positive_int(hidden, "hidden"), positive_int(depth, "depth"), activation
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"x must have shape (n, {self.dim}), got {tuple(x.shape)}")
+        return self.net(x).squeeze(1)
+
+    def grad(self, x: torch.Tensor, create_graph: bool = False) -> torch.Tensor:
+        """:math:`\\nabla V_\\theta(x)`, shape (n, dim); ``create_graph=True`` to train through it."""
+        with torch.enable_grad():
+            x = x if x.requires_grad else x.detach().requires_grad_(True)
+            (g,) = torch.autograd.grad(self(x).sum(), x, create_graph=create_graph)
+        return g
+
+
+def numpy_predictor(fn, *, device=None):
+    """Wrap a torch callable ``fn(x, t)`` as a numpy callable for the samplers.
+
+    The returned ``f(x, t)`` takes ``x`` as a float array of shape (n, d) and ``t`` a float (or
+    an array of n floats), evaluates ``fn`` in float32 without gradients (with them if ``fn``
+    needs autograd internally, e.g. :meth:`ScalarPotential.grad`), and returns float64.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+
+    def predictor(x, t):
+        xt = torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)
+        tt = torch.as_tensor(np.asarray(t, dtype=np.float32), device=device)
+        with torch.no_grad():
+            out = fn(xt, tt)
+        return out.detach().cpu().double().numpy()
+
+    return predictor

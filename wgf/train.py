@@ -1,0 +1,141 @@
+"""One training loop for every model of the book.
+
+:func:`fit` runs Adam :cite:`kingma2015adam` on a loss supplied as a closure, with a cosine
+learning-rate decay, optional gradient clipping and an optional exponential moving average
+(EMA) of the weights, and shows a ``tqdm`` progress bar.  All randomness of a step (data
+batches, noise, times) is drawn by the closure from the ``numpy.random.Generator`` that
+:func:`fit` passes it, seeded from ``seed``: a run is reproducible and touches no global RNG.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ._checks import positive, positive_int
+
+__all__ = ["TrainResult", "fit"]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Loss history (one float per step) and wall-clock seconds of a :func:`fit` run."""
+
+    losses: np.ndarray
+    seconds: float
+
+    def smoothed(self, window: int = 100) -> np.ndarray:
+        """Moving average of the losses over ``window`` steps (for plots)."""
+        window = positive_int(window, "window")
+        window = min(window, self.losses.size)
+        kernel = np.ones(window) / window
+        return np.convolve(self.losses, kernel, mode="valid")
+
+
+def fit(
+    module: torch.nn.Module,
+    loss_fn: Callable[[np.random.Generator, int], torch.Tensor],
+    *,
+    steps: int,
+    lr: float = 1e-3,
+    seed: int = 0,
+    lr_decay: bool = True,
+    grad_clip: float | None = 1.0,
+    ema: float | None = None,
+    weight_decay: float = 0.0,
+    progress: bool = True,
+    desc: str = "training",
+) -> TrainResult:
+    """Minimise ``loss_fn`` over the parameters of ``module`` with Adam.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Holds every trainable parameter; trained in place.
+    loss_fn : callable
+        ``loss_fn(rng, step) -> scalar tensor``; draws all its randomness from ``rng``.
+    steps : int
+        Number of optimiser steps.
+    lr : float
+        Initial learning rate; with ``lr_decay`` it follows a cosine to ``lr / 20``.
+    seed : int
+        Seeds the generator passed to ``loss_fn``.
+    grad_clip : float or None
+        Clip the global gradient norm to this value.
+    ema : float or None
+        If given (e.g. 0.999), keep an exponential moving average of the weights, with the
+        usual warm-up ``min(ema, (1 + k) / (10 + k))`` at step k so the initial weights are
+        forgotten, and load it into ``module`` at the end.
+    weight_decay : float
+        Adam weight decay.
+    progress : bool
+        Show a ``tqdm`` progress bar (with the running loss).
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    ValueError
+        on bad arguments, or if the loss becomes NaN/Inf (the step is reported).
+    """
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    if not callable(loss_fn):
+        raise TypeError("loss_fn must be callable as loss_fn(rng, step)")
+    steps = positive_int(steps, "steps")
+    lr = positive(lr, "lr")
+    if grad_clip is not None:
+        grad_clip = positive(grad_clip, "grad_clip")
+    if ema is not None and not 0.0 < float(ema) < 1.0:
+        raise ValueError(f"ema must be in (0, 1), got {ema}")
+    if weight_decay < 0:
+        raise ValueError(f"weight_decay must be non-negative, got {weight_decay}")
+    params = [p for p in module.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("module has no trainable parameters")
+
+    rng = np.random.default_rng(int(seed))
+    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    sched = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=lr / 20)
+        if lr_decay
+        else None
+    )
+    shadow = copy.deepcopy(module).requires_grad_(False) if ema is not None else None
+    losses = np.empty(steps)
+    start = time.perf_counter()
+    module.train()
+    bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False, mininterval=0.5)
+    for step in bar:
+        loss = loss_fn(rng, step)
+        value = float(loss.detach())
+        if not np.isfinite(value):
+            raise ValueError(f"loss is {value} at step {step}; lower lr or check the data")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(params, grad_clip)
+        opt.step()
+        if sched is not None:
+            sched.step()
+        if shadow is not None:
+            with torch.no_grad():
+                decay = min(float(ema), (1.0 + step) / (10.0 + step))  # warm-up: forget the init
+                for ps, p in zip(shadow.parameters(), module.parameters(), strict=True):
+                    ps.lerp_(p, 1.0 - decay)
+        losses[step] = value
+        if progress and step % 200 == 0:
+            bar.set_postfix(loss=f"{value:.4f}")
+    bar.close()
+    if shadow is not None:
+        module.load_state_dict(shadow.state_dict())
+    module.eval()
+    return TrainResult(losses=losses, seconds=time.perf_counter() - start)
