@@ -88,6 +88,7 @@ class SinusoidalEmbedding(nn.Module):
         self.dim = dim
 
     def forward(self, t: torch.Tensor, n: int | None = None) -> torch.Tensor:
+        """Embed times ``t`` (a scalar, broadcast to ``n`` rows, or n values): shape (n, dim)."""
         t = torch.as_tensor(t, dtype=self.freqs.dtype, device=self.freqs.device)
         if t.ndim == 0:
             t = t.expand(1 if n is None else n)
@@ -142,6 +143,7 @@ class TimeMLP(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, t) -> torch.Tensor:
+        """:math:`f_\\theta(x, t)`, shape (n, out_dim), for ``x`` (n, dim) and times ``t``."""
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise ValueError(f"x must have shape (n, {self.dim}), got {tuple(x.shape)}")
         return self.net(torch.cat([x, self.embed(t, n=x.shape[0])], dim=1))
@@ -162,6 +164,7 @@ class ScalarPotential(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """:math:`V_\\theta(x)`, shape (n,), for ``x`` of shape (n, dim)."""
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise ValueError(f"x must have shape (n, {self.dim}), got {tuple(x.shape)}")
         return self.net(x).squeeze(1)
