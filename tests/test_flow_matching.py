@@ -1,0 +1,204 @@
+"""Flow matching: conditional paths, Gaussian closed forms, Euler sampler, tiny zoo models."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linear_sum_assignment
+
+from wgf import ot as wot
+from wgf import zoo
+from wgf.couplings import minibatch_ot
+from wgf.flow_matching import (
+    ICFM,
+    OTCFM,
+    RectifiedFlow,
+    cfm_loss,
+    conditional_path,
+    conditional_velocity,
+    euler_sample,
+    gaussian_flow,
+    gaussian_icfm_velocity,
+    gaussian_ot_velocity,
+)
+from wgf.geodesics import mccann_gaussian
+from wgf.trajectory import Trajectory
+
+M0, S0 = np.zeros(2), np.eye(2)
+M1, S1 = np.array([0.5, -0.5]), np.array([[1.0, 0.8], [0.8, 1.0]])
+
+
+def _random_spd(rng, d):
+    a = rng.normal(size=(d, d))
+    return a @ a.T + 0.3 * np.eye(d)
+
+
+def test_conditional_path_and_target():
+    rng = np.random.default_rng(0)
+    x0, x1 = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    np.testing.assert_allclose(conditional_path(x0, x1, 0.0), x0)
+    np.testing.assert_allclose(conditional_path(x0, x1, 1.0), x1)
+    t = rng.random(5)
+    xt = conditional_path(x0, x1, t)
+    np.testing.assert_allclose(xt, x0 + t[:, None] * (x1 - x0))
+    np.testing.assert_allclose(conditional_velocity(x0, x1), x1 - x0)
+    # the target is the time derivative of the path
+    h = 1e-6
+    fd = (conditional_path(x0, x1, t + h) - conditional_path(x0, x1, t - h)) / (2 * h)
+    np.testing.assert_allclose(fd, conditional_velocity(x0, x1), atol=1e-6)
+
+
+def test_cfm_loss_is_zero_for_the_exact_target():
+    x0, x1 = torch.randn(8, 2), torch.randn(8, 2)
+    t = torch.rand(8)
+    assert float(cfm_loss(lambda x, s: x1 - x0, x0, x1, t)) == 0.0
+    assert float(cfm_loss(lambda x, s: torch.zeros_like(x), x0, x1, t)) == pytest.approx(
+        float(((x1 - x0) ** 2).sum(1).mean())
+    )
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 3), st.integers(0, 10_000), st.floats(0.0, 1.0))
+def test_ot_velocity_matches_mccann(d, seed, t):
+    rng = np.random.default_rng(seed)
+    m0, m1 = rng.normal(size=d), rng.normal(size=d)
+    A, B = _random_spd(rng, d), _random_spd(rng, d)
+    v = gaussian_ot_velocity(m0, A, m1, B)
+    x = rng.normal(size=(7, d))
+    ref = mccann_gaussian(m0, A, m1, B, t).velocity(x)
+    np.testing.assert_allclose(v(x, t), ref, atol=1e-8)
+    # particles move on straight lines: v_t(x_t) = T(x0) - x0 along x_t = x0 + t (T(x0) - x0)
+    T = wot.gaussian_ot_map(m0, A, m1, B)
+    np.testing.assert_allclose(v(x + t * (T(x) - x), t), T(x) - x, atol=1e-8)
+
+
+def test_gaussian_flows_reach_the_target_and_the_ot_one_has_action_w2sq():
+    w2sq = wot.w2_gaussian(M0, S0, M1, S1) ** 2
+    ot = gaussian_flow(gaussian_ot_velocity(M0, S0, M1, S1), M0, S0, steps=200)
+    icfm = gaussian_flow(gaussian_icfm_velocity(M0, S0, M1, S1), M0, S0, steps=200)
+    for flow in (ot, icfm):
+        np.testing.assert_allclose(flow.mean[-1], M1, atol=1e-8)
+        np.testing.assert_allclose(flow.cov[-1], S1, atol=1e-6)
+    # OT: McCann's covariances and constant speed; action = W2^2
+    for k in (50, 100, 150):
+        np.testing.assert_allclose(
+            ot.cov[k], mccann_gaussian(M0, S0, M1, S1, ot.t[k]).cov, atol=1e-8
+        )
+    np.testing.assert_allclose(ot.speed2, w2sq, rtol=1e-6)
+    assert ot.action == pytest.approx(w2sq, rel=1e-8)
+    # I-CFM: covariance (1-t)^2 S0 + t^2 S1, strictly larger action
+    t = icfm.t[80]
+    np.testing.assert_allclose(icfm.cov[80], (1 - t) ** 2 * S0 + t**2 * S1, atol=1e-8)
+    assert icfm.action > 1.05 * w2sq
+
+
+def test_icfm_velocity_is_the_regression_of_the_target():
+    rng = np.random.default_rng(1)
+    n, t = 400_000, 0.6
+    x0 = rng.multivariate_normal(M0, S0, n)
+    x1 = rng.multivariate_normal(M1, S1, n)
+    xt = conditional_path(x0, x1, t)
+    design = np.hstack([np.ones((n, 1)), xt])
+    coef, *_ = np.linalg.lstsq(design, x1 - x0, rcond=None)
+    v = gaussian_icfm_velocity(M0, S0, M1, S1)
+    probe = rng.normal(size=(5, 2))
+    np.testing.assert_allclose(np.hstack([np.ones((5, 1)), probe]) @ coef, v(probe, t), atol=0.02)
+
+
+def test_one_euler_step_with_the_ot_velocity_is_exact():
+    # straight paths at constant speed: a single Euler step lands on the OT map
+    rng = np.random.default_rng(2)
+    x0 = rng.normal(size=(500, 2))
+    v = gaussian_ot_velocity(M0, S0, M1, S1)
+    tr = euler_sample(v, x0, steps=1)
+    assert isinstance(tr, Trajectory) and tr.nfe == 1 and len(tr) == 2
+    T = wot.gaussian_ot_map(M0, S0, M1, S1)
+    np.testing.assert_allclose(tr.samples, T(x0), atol=1e-12)
+    fine = euler_sample(v, x0, steps=50)
+    np.testing.assert_allclose(fine.samples, T(x0), atol=1e-10)
+    assert fine.straightness() < 1e-18 + 1e-12
+    # the I-CFM field is curved: one Euler step is far from its 50-step solution
+    vi = gaussian_icfm_velocity(M0, S0, M1, S1)
+    one, many = euler_sample(vi, x0, steps=1), euler_sample(vi, x0, steps=200)
+    assert np.mean(np.sum((one.samples - many.samples) ** 2, 1)) > 0.05
+    assert many.straightness() > 0.01
+
+
+def test_euler_sample_draws_the_prior_and_keeps_states():
+    tr = euler_sample(lambda x, t: np.ones_like(x), 10, steps=8, generator=3, dim=3, keep=3)
+    assert tr.x.shape == (3, 10, 3) and tr.nfe == 8
+    np.testing.assert_allclose(tr.t, [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(tr.samples - tr.prior, 1.0)
+    again = euler_sample(lambda x, t: np.ones_like(x), 10, steps=8, generator=3, dim=3, keep=3)
+    np.testing.assert_array_equal(tr.x, again.x)
+
+
+def test_minibatch_ot_pairs_are_the_pot_plan():
+    rng = np.random.default_rng(4)
+    x0, x1 = rng.normal(size=(64, 2)), 2.0 + rng.normal(size=(64, 2))
+    a, b = minibatch_ot(x0, x1, rng)
+    plan = wot.ot_plan(x0, x1)
+    idx = np.argmax(plan, axis=1)
+    np.testing.assert_allclose(plan.max(axis=1), 1 / 64)  # a permutation
+    np.testing.assert_array_equal(b, x1[idx])
+    cost = ((x0[:, None] - x1[None]) ** 2).sum(-1)
+    r, c = linear_sum_assignment(cost)
+    assert np.sum((a - b) ** 2) == pytest.approx(cost[r, c].sum())
+
+
+def test_bad_input():
+    v = gaussian_ot_velocity(M0, S0, M1, S1)
+    with pytest.raises(ValueError, match="x0"):
+        conditional_path(np.zeros((3, 2)), np.zeros((4, 2)), 0.5)
+    with pytest.raises(ValueError, match="t"):
+        conditional_path(np.zeros((3, 2)), np.zeros((3, 2)), 1.5)
+    with pytest.raises(ValueError, match="t must"):
+        conditional_path(np.zeros((3, 2)), np.zeros((3, 2)), np.zeros(2))
+    with pytest.raises(TypeError, match="velocity"):
+        euler_sample(None, np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="steps"):
+        euler_sample(v, np.zeros((3, 2)), steps=0)
+    with pytest.raises(ValueError, match="dim"):
+        euler_sample(v, 5)
+    with pytest.raises(ValueError, match="shape"):
+        euler_sample(lambda x, t: x[:, :1], np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="x0"):
+        euler_sample(v, np.full((3, 2), np.nan))
+    with pytest.raises(ValueError, match="S1"):
+        gaussian_ot_velocity(M0, S0, M1, -S1)
+    with pytest.raises(ValueError, match="t must"):
+        v.matrix(1.2)
+    with pytest.raises(ValueError, match="steps"):
+        gaussian_flow(v, M0, S0, steps=3)
+    with pytest.raises(ValueError, match="batch"):
+        ICFM("gaussian", {**ICFM.defaults, "batch": 1}, 0)
+
+
+TINY = {"hidden": 32, "depth": 2, "steps": 200, "batch": 64}
+
+
+@pytest.mark.parametrize("cls", [ICFM, OTCFM])
+def test_tiny_models_train_and_sample(cls):
+    model = cls("gaussian", {**cls.defaults, **TINY}, seed=0)
+    losses = model.fit(progress=False)
+    assert losses.shape == (200,) and np.all(np.isfinite(losses))
+    assert losses[-50:].mean() < losses[:20].mean()
+    tr = model.sample(30, steps=5, generator=1, keep=3)
+    assert tr.x.shape == (3, 30, 2) and tr.nfe == 5
+    x0 = np.zeros((4, 2))
+    np.testing.assert_allclose(model.sample(4, steps=2, x0=x0).prior, x0)
+    with pytest.raises(ValueError, match="x0"):
+        model.sample(3, x0=x0)
+
+
+def test_tiny_rectified_flow_uses_the_zoo_teacher(tmp_path, monkeypatch):
+    monkeypatch.setenv("WGF_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(ICFM, "defaults", {**ICFM.defaults, **TINY})
+    config = {**RectifiedFlow.defaults, **TINY, "steps": 100, "pairs": 256, "teacher_steps": 4}
+    model = RectifiedFlow("gaussian", config, seed=0)
+    losses = model.fit(progress=False)
+    assert losses.shape == (100,) and np.all(np.isfinite(losses))
+    assert any(p.name.startswith("i_cfm-gaussian") for p in tmp_path.iterdir())  # teacher cached
+    assert zoo.get("i_cfm", "gaussian", 0, progress=False).cache_path.exists()
+    assert model.sample(16, steps=3, generator=0).samples.shape == (16, 2)
