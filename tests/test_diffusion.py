@@ -234,3 +234,14 @@ def test_training_is_deterministic():
     x = np.zeros((3, 2))
     np.testing.assert_array_equal(a.eps(x, 0.5), b.eps(x, 0.5))
     assert isinstance(a.module, torch.nn.Module)
+
+
+def test_log_k_fraction():
+    cfg = {**DDPM.defaults, **TINY, "steps": 5}
+    for bad in (-0.1, 1.5, "half"):
+        with pytest.raises(ValueError, match="log_k_fraction"):
+            DDPM("two_moons", {**cfg, "log_k_fraction": bad}, 0)
+    # the fraction changes which noise levels are drawn, hence the losses; 0 is uniform k
+    uni = DDPM("two_moons", {**cfg, "log_k_fraction": 0.0}, 0).fit(progress=False)
+    mix = DDPM("two_moons", {**cfg, "log_k_fraction": 1.0}, 0).fit(progress=False)
+    assert uni.shape == mix.shape == (5,) and not np.allclose(uni, mix)

@@ -325,14 +325,23 @@ class DDPM:
 
     ``defaults``: the schedule (``T``, ``beta_start``, ``beta_end``: linear), the
     :class:`~wgf.nets.TimeMLP` (``hidden``, ``depth``, ``embed_dim``), and training
-    (``steps``, ``batch``, ``lr``, ``ema``).  Training minimises the simple loss
+    (``steps``, ``batch``, ``lr``, ``ema``, ``log_k_fraction``).  Training minimises the
+    simple loss
 
     .. math::
 
-        \\mathcal L(\\theta) = \\mathbb E_{k, x_0, \\varepsilon}\\,
+        \\mathcal L(\\theta) = \\mathbb E_{k\\sim\\pi, x_0, \\varepsilon}\\,
         \\bigl|\\varepsilon - \\varepsilon_\\theta(\\sqrt{\\bar\\alpha_k}\\,x_0
         + \\sqrt{1-\\bar\\alpha_k}\\,\\varepsilon,\\; k/T)\\bigr|^2,
-        \\qquad k \\sim \\mathcal U\\{1, \\dots, T\\}.
+        \\qquad \\pi = (1 - f)\\,\\mathcal U\\{1, \\dots, T\\} + f\\,\\pi_{\\log},
+
+    where a fraction :math:`f` = ``log_k_fraction`` of each batch draws
+    :math:`k = \\lceil T^{u}\\rceil`, :math:`u \\sim \\mathcal U[0, 1]` (log-uniform: as many
+    draws in :math:`k \\in [1, 10]` as in :math:`[100, 1000]`).  ``f = 0`` is Ho et al.'s
+    uniform :math:`k`.  Any law :math:`\\pi` of :math:`k` with full support only reweights the
+    noise levels, so the minimiser is still :math:`\\varepsilon^*`; the log-uniform part puts
+    more of the batch at small noise, where the target :math:`\\varepsilon^*` is a small
+    signal under unit-variance noise and uniform :math:`k` leaves its gradient too noisy.
 
     :meth:`sample` is ancestral sampling (:func:`ddpm_sample`); with ``steps < T`` it runs the
     respaced (strided) chain.  The network's time input is :math:`k/T`.
@@ -346,9 +355,10 @@ class DDPM:
         "depth": 3,
         "embed_dim": 32,
         "steps": 5000,
-        "batch": 256,
-        "lr": 2e-3,
+        "batch": 1024,
+        "lr": 3e-3,
         "ema": 0.999,
+        "log_k_fraction": 0.5,
     }
 
     def __init__(self, dataset: str, config: dict, seed: int):
@@ -360,6 +370,9 @@ class DDPM:
         self.alphas_cumprod = schedules.alphas_cumprod(self.betas)
         for key in ("steps", "batch", "hidden", "depth", "embed_dim"):
             positive_int(c[key], key)
+        f = c.get("log_k_fraction", 0.0)
+        if not (isinstance(f, int | float) and 0.0 <= f <= 1.0):
+            raise ValueError(f"log_k_fraction must lie in [0, 1], got {f!r}")
         with nets.seeded(self.seed):
             self.module = nets.TimeMLP(
                 self.target.dim, hidden=c["hidden"], depth=c["depth"], embed_dim=c["embed_dim"]
@@ -375,16 +388,20 @@ class DDPM:
         return nets.numpy_predictor(self.module)
 
     def fit(self, progress: bool = True) -> np.ndarray:
-        """Train on the simple DSM loss; return the losses."""
+        """Train on the simple DSM loss (:math:`k` drawn as in the class docstring); return losses."""
         c, T = self.config, self.T
         sab = torch.as_tensor(np.sqrt(self.alphas_cumprod), dtype=torch.float32)
         sdv = torch.as_tensor(np.sqrt(1.0 - self.alphas_cumprod), dtype=torch.float32)
+        frac = float(c.get("log_k_fraction", 0.0))
 
         def loss(rng, step):
             b = c["batch"]
             x0 = torch.as_tensor(self.target.sample(b, rng), dtype=torch.float32)
             e = torch.as_tensor(rng.standard_normal(x0.shape), dtype=torch.float32)
-            k = torch.as_tensor(rng.integers(1, T + 1, size=b))
+            k = rng.integers(1, T + 1, size=b)
+            use_log = rng.random(b) < frac
+            k = np.where(use_log, np.ceil(T ** rng.random(b)).astype(int), k)
+            k = torch.as_tensor(np.clip(k, 1, T))
             xk = sab[k - 1, None] * x0 + sdv[k - 1, None] * e
             return ((self.module(xk, k.float() / T) - e) ** 2).sum(dim=1).mean()
 
