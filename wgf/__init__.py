@@ -19,6 +19,20 @@ chapters of the book in ``book/``:
     machinery for Part II: Gaussian mixtures with exact densities, scores, OU (VP) and heat (VE)
     marginals; the toy targets as mixtures; the DDPM/cosine/VP/VE schedules and the exact
     correspondence between a DDPM step and an Ornstein-Uhlenbeck time step.
+``wgf.trajectory``, ``wgf.nets``, ``wgf.train``, ``wgf.couplings``, ``wgf.zoo``
+    model machinery: the path every sampler returns (prior at t=0, data at t=1), time-conditioned
+    MLPs and scalar potentials, one seeded training loop, independent and minibatch-OT pairings,
+    and the on-disk cache of trained models (``zoo.get(name, dataset)``).
+``wgf.diffusion``, ``wgf.score_matching``
+    the gradient-flow samplers: DDPM, DDIM and the transport + Langevin split (chapter 6);
+    Langevin and annealed Langevin dynamics, NCSN (chapter 7); all run exact mixture oracles or
+    trained networks.
+``wgf.flow_matching``, ``wgf.energy_matching``
+    the geodesic models: conditional flow matching with independent, minibatch-OT and
+    rectified couplings, with Gaussian closed forms (chapter 8); Energy Matching, one scalar
+    potential trained on the geodesic and sampled as a gradient flow (chapter 9).
+``wgf.metrics``
+    W2 of generated samples against the data, as a robust ratio to the noise floor.
 ``wgf.rates``
     observed convergence orders (power-law fits with standard errors).
 ``wgf.plot``
