@@ -173,6 +173,16 @@ def test_bad_input():
         gaussian_flow(v, M0, S0, steps=3)
     with pytest.raises(ValueError, match="batch"):
         ICFM("gaussian", {**ICFM.defaults, "batch": 1}, 0)
+    for key, bad in (("hidden", 0), ("depth", 0), ("time_scale", -1.0), ("lr", 0.0), ("ema", 1.0)):
+        with pytest.raises(ValueError, match=key):
+            ICFM("gaussian", {**ICFM.defaults, key: bad}, 0)
+    with pytest.raises(ValueError, match="lacks"):
+        ICFM("gaussian", {"steps": 10}, 0)
+    x0, x1 = torch.zeros(4, 2), torch.zeros(4, 2)
+    with pytest.raises(ValueError, match="x0 and x1"):
+        cfm_loss(lambda x, s: x, x0, torch.zeros(3, 2), torch.zeros(4))
+    with pytest.raises(ValueError, match="t must"):
+        cfm_loss(lambda x, s: x, x0, x1, torch.zeros(4, 1))
 
 
 TINY = {"hidden": 32, "depth": 2, "steps": 200, "batch": 64}
@@ -192,13 +202,46 @@ def test_tiny_models_train_and_sample(cls):
         model.sample(3, x0=x0)
 
 
+TEACHER = {"hidden": 32, "depth": 2, "steps": 200, "batch": 64}
+STUDENT = {"steps": 100, "batch": 64, "pairs": 256, "teacher_steps": 4, "teacher": TEACHER}
+
+
 def test_tiny_rectified_flow_uses_the_zoo_teacher(tmp_path, monkeypatch):
     monkeypatch.setenv("WGF_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(ICFM, "defaults", {**ICFM.defaults, **TINY})
-    config = {**RectifiedFlow.defaults, **TINY, "steps": 100, "pairs": 256, "teacher_steps": 4}
-    model = RectifiedFlow("gaussian", config, seed=0)
+    model = RectifiedFlow("gaussian", {**RectifiedFlow.defaults, **STUDENT}, seed=0)
     losses = model.fit(progress=False)
     assert losses.shape == (100,) and np.all(np.isfinite(losses))
-    assert any(p.name.startswith("i_cfm-gaussian") for p in tmp_path.iterdir())  # teacher cached
-    assert zoo.get("i_cfm", "gaussian", 0, progress=False).cache_path.exists()
+    teacher = zoo.get("i_cfm", "gaussian", 0, progress=False, **TEACHER)
+    assert teacher.cache_path.exists() and teacher.cache_path.parent == tmp_path  # by fit
     assert model.sample(16, steps=3, generator=0).samples.shape == (16, 2)
+    # the student copies the teacher's architecture (and starts from its weights)
+    shapes = {k: v.shape for k, v in teacher.module.state_dict().items()}
+    assert shapes == {k: v.shape for k, v in model.module.state_dict().items()}
+
+
+def test_rectified_flow_cache_key_covers_the_teacher():
+    other = {**TEACHER, "steps": 300}
+    a = zoo.cache_path("rectified_flow", "gaussian", 0, **STUDENT)
+    b = zoo.cache_path("rectified_flow", "gaussian", 0, **{**STUDENT, "teacher": other})
+    c = zoo.cache_path("rectified_flow", "gaussian", 0, **STUDENT)
+    assert a == c and a != b
+    assert zoo.cache_path("rectified_flow", "gaussian", 0) != a
+
+
+def test_rectified_flow_architecture_must_match_the_teacher():
+    base = {**RectifiedFlow.defaults, **STUDENT}
+    RectifiedFlow("gaussian", {**base, "hidden": 32}, 0)  # same as the teacher: accepted
+    with pytest.raises(ValueError, match="hidden"):
+        RectifiedFlow("gaussian", {**base, "hidden": 64}, 0)
+    with pytest.raises(ValueError, match="time_scale"):
+        RectifiedFlow("gaussian", {**RectifiedFlow.defaults, "time_scale": 1000.0}, 0)
+    with pytest.raises(ValueError, match="unknown option"):
+        zoo.cache_path("rectified_flow", "gaussian", 0, depth=2)  # not an option of the student
+    with pytest.raises(ValueError, match="teacher option"):
+        RectifiedFlow("gaussian", {**base, "teacher": {"pairs": 3}}, 0)
+    with pytest.raises(TypeError, match="teacher"):
+        RectifiedFlow("gaussian", {**base, "teacher": 3}, 0)
+    with pytest.raises(ValueError, match="teacher_steps"):
+        RectifiedFlow("gaussian", {**base, "teacher_steps": 0}, 0)
+    with pytest.raises(ValueError, match="pairs"):
+        RectifiedFlow("gaussian", {**base, "pairs": 1}, 0)

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from . import data, nets, train
-from ._checks import as_float_array, as_gaussian_pair, as_points, positive_int
+from ._checks import as_float_array, as_gaussian_pair, as_points, positive, positive_int
 from .couplings import _pair, independent, minibatch_ot
 from .ot import gaussian_ot_map
 from .rng import as_generator
@@ -99,6 +99,10 @@ def cfm_loss(net, x0, x1, t) -> torch.Tensor:
 
     ``net(x, t)`` is a torch module; ``x0``, ``x1`` (n, d) and ``t`` (n,) are float32 tensors.
     """
+    if x0.ndim != 2 or x0.shape != x1.shape:
+        raise ValueError(f"x0 and x1 must have the same shape (n, d), got {x0.shape}, {x1.shape}")
+    if t.shape != (x0.shape[0],):
+        raise ValueError(f"t must have shape ({x0.shape[0]},), got {tuple(t.shape)}")
     xt = (1.0 - t[:, None]) * x0 + t[:, None] * x1
     return ((net(xt, t) - (x1 - x0)) ** 2).sum(dim=1).mean()
 
@@ -323,6 +327,25 @@ def gaussian_flow(velocity, m0, S0, steps: int = 200) -> GaussianFlow:
 # --------------------------------------------------------------------------------------------
 
 
+_ARCHITECTURE = ("hidden", "depth", "embed_dim", "time_scale")
+
+
+def _check_config(c):
+    """ValueError/TypeError naming the first bad entry of a flow-matching configuration."""
+    missing = {"batch", "steps", "lr", "ema", "grad_clip", *_ARCHITECTURE} - set(c)
+    if missing:
+        raise ValueError(f"config lacks {sorted(missing)}")
+    for name in ("hidden", "depth", "embed_dim", "steps"):
+        positive_int(c[name], name)
+    positive_int(c["batch"], "batch", minimum=2)
+    positive(c["time_scale"], "time_scale")
+    positive(c["lr"], "lr")
+    if c["grad_clip"] is not None:
+        positive(c["grad_clip"], "grad_clip")
+    if c["ema"] is not None and not 0.0 <= float(c["ema"]) < 1.0:
+        raise ValueError(f"ema must be None or lie in [0, 1), got {c['ema']!r}")
+
+
 class _FlowMatching:
     """Shared machinery: a :class:`~wgf.nets.TimeMLP` velocity trained on coupled pairs."""
 
@@ -345,8 +368,7 @@ class _FlowMatching:
         self.target = data.get(dataset)
         self.config = c = dict(config)
         self.seed = int(seed)
-        positive_int(c["steps"], "steps")
-        positive_int(c["batch"], "batch", minimum=2)
+        _check_config(c)
         with nets.seeded(self.seed):
             self.module = nets.TimeMLP(
                 self.target.dim,
@@ -432,33 +454,62 @@ class OTCFM(_FlowMatching):
 
 
 class RectifiedFlow(_FlowMatching):
-    r"""One reflow of the I-CFM flow (zoo name ``"rectified_flow"``) :cite:`liu2023flow`.
+    r"""One reflow of an I-CFM flow (zoo name ``"rectified_flow"``) :cite:`liu2023flow`.
 
-    The teacher is ``zoo.get("i_cfm", dataset, seed)`` (its cached default training).  A pool of
-    ``pairs`` couples :math:`(x_0, \hat x_1)` with :math:`\hat x_1` the teacher's Euler solution
-    (``teacher_steps`` steps) from :math:`x_0\sim\mathcal N(0,I)` is drawn once; the student,
-    initialised with the teacher's weights, is trained ``steps`` steps on minibatches of that
-    pool.  The teacher's ODE map is a deterministic coupling whose paths do not cross, so the
-    reflowed paths are straighter.
+    The teacher is ``zoo.get("i_cfm", dataset, seed, **teacher)``, with ``teacher`` the dict of
+    I-CFM overrides in this model's configuration (default ``{}``: the teacher's cached default
+    training).  Being part of the configuration, it is part of this model's cache key, so a
+    student is never served for another teacher.  A pool of ``pairs`` couples
+    :math:`(x_0, \hat x_1)`, :math:`\hat x_1` the teacher's Euler solution (``teacher_steps``
+    steps) from :math:`x_0\sim\mathcal N(0,I)`, is drawn once; the student, initialised with the
+    teacher's weights, is trained ``steps`` steps on minibatches of that pool.  The teacher's
+    ODE map is a deterministic coupling whose paths do not cross, so the reflowed paths are
+    straighter.
+
+    The student's network has the teacher's architecture (``hidden``, ``depth``, ``embed_dim``,
+    ``time_scale`` of the teacher's configuration), so these are not options of this model;
+    a ``config`` that names them with other values raises ``ValueError``.
     """
 
     desc = "rectified flow"
     defaults: ClassVar[dict] = {
-        **_FlowMatching.defaults,
+        **{k: v for k, v in _FlowMatching.defaults.items() if k not in _ARCHITECTURE},
         "steps": 1000,
         "lr": 1e-3,
         "pairs": 20000,
         "teacher_steps": 100,
+        "teacher": {},
     }
+
+    def __init__(self, dataset: str, config: dict, seed: int):
+        c = dict(config)
+        teacher = c.get("teacher", {})
+        if not isinstance(teacher, dict):
+            raise TypeError(f"teacher must be a dict of i_cfm overrides, got {type(teacher)}")
+        unknown = set(teacher) - set(ICFM.defaults)
+        if unknown:
+            raise ValueError(f"unknown teacher option(s) {sorted(unknown)} for 'i_cfm'")
+        teacher_config = {**ICFM.defaults, **teacher}
+        for key in _ARCHITECTURE:
+            if key in c and c[key] != teacher_config[key]:
+                raise ValueError(
+                    f"{key}={c[key]!r} differs from the teacher's {teacher_config[key]!r}: the "
+                    "student copies the teacher's network (set it through 'teacher' instead)"
+                )
+            c[key] = teacher_config[key]
+        positive_int(c["pairs"], "pairs", minimum=2)
+        positive_int(c["teacher_steps"], "teacher_steps")
+        super().__init__(dataset, c, seed)
+        self.teacher_config = teacher_config
 
     def fit(self, progress: bool = True) -> np.ndarray:
         """Draw the reflow pool from the I-CFM teacher, then train on it."""
         from . import zoo
 
         c = self.config
-        teacher = zoo.get("i_cfm", self.dataset, self.seed, progress=progress)
+        teacher = zoo.get("i_cfm", self.dataset, self.seed, progress=progress, **c["teacher"])
         rng = np.random.default_rng([self.seed, 7])
-        x0 = rng.standard_normal((positive_int(c["pairs"], "pairs", minimum=2), self.target.dim))
+        x0 = rng.standard_normal((c["pairs"], self.target.dim))
         x1 = euler_sample(teacher.velocity, x0, c["teacher_steps"], keep=2).samples
         self.module.load_state_dict(teacher.module.state_dict())
 
