@@ -46,6 +46,19 @@ def test_mixture_score_caches_and_checks():
         score(x, -1.0)
 
 
+def test_mixture_score_per_point_levels_match_scalar_calls():
+    score = mixture_score(MIX)
+    x = np.random.default_rng(0).normal(size=(6, 2))
+    sig = np.array([0.1, 1.0, 0.1, 2.0, 1.0, 0.0])
+    expected = np.stack([score(x[i : i + 1], s)[0] for i, s in enumerate(sig)])
+    np.testing.assert_allclose(score(x, sig), expected, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(score(x, np.full(6, 0.5)), score(x, 0.5))
+    with pytest.raises(ValueError, match="sigma"):
+        score(x, np.array([0.5, 1.0]))  # neither a scalar nor one level per point
+    with pytest.raises(ValueError, match="sigma"):
+        score(x, np.array([0.5, -1.0, 1.0, 1.0, 1.0, 1.0]))
+
+
 # --- Langevin on a Gaussian: exact law of the chain -----------------------------------------
 
 
@@ -231,3 +244,15 @@ def test_ncsn_bad_config():
         NCSN("eight_gaussians", {**NCSN.defaults, "sigma_min": 10.0}, 0)
     with pytest.raises(ValueError, match="eps"):
         NCSN("eight_gaussians", {**NCSN.defaults, "eps": 0.0}, 0)
+
+
+def test_ncsn_score_rejects_nonpositive_sigma():
+    model = NCSN("eight_gaussians", NCSN.defaults, 0)
+    x = torch.zeros(3, 2)
+    assert torch.all(torch.isfinite(model.score_torch(x, 0.5)))
+    assert model.score_torch(x, torch.full((3,), 0.5)).shape == (3, 2)
+    for bad in (0.0, -1.0, float("nan"), torch.tensor([0.5, 0.0, 0.5])):
+        with pytest.raises(ValueError, match="sigma"):
+            model.score_torch(x, bad)
+    with pytest.raises(ValueError, match="sigma"):
+        model.score(np.zeros((3, 2)), 0.0)

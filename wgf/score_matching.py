@@ -86,20 +86,41 @@ def mixture_score(mixture: GaussianMixture):
     Returns
     -------
     callable
-        ``score(x, sigma) -> ndarray (n, d)`` for ``x`` of shape (n, d) and a float
-        ``sigma >= 0``.
+        ``score(x, sigma) -> ndarray (n, d)`` for ``x`` of shape (n, d) and ``sigma >= 0``
+        either a float (one level for all points) or an array of shape (n,) (one level per
+        point, as :meth:`NCSN.score_torch` accepts).
+
+    Raises
+    ------
+    ValueError
+        (from the returned callable) if ``sigma`` is neither a scalar nor of shape (n,).
     """
     if not isinstance(mixture, GaussianMixture):
         raise TypeError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}")
     cache: dict[float, GaussianMixture] = {}
 
-    def score(x, sigma):
-        key = float(np.asarray(sigma, dtype=float).reshape(-1)[0])
+    def smoothed(key: float) -> GaussianMixture:
         if key not in cache:
             if len(cache) > 256:
                 cache.clear()
             cache[key] = mixture.smoothed(key)
-        return cache[key].score(x)
+        return cache[key]
+
+    def score(x, sigma):
+        sig = np.asarray(sigma, dtype=float)
+        if sig.ndim == 0:
+            return smoothed(float(sig)).score(x)
+        pts = as_points(x, "x")
+        if sig.shape != (pts.shape[0],):
+            raise ValueError(
+                f"sigma must be a scalar or have shape ({pts.shape[0]},) (one level per point), "
+                f"got shape {sig.shape}"
+            )
+        out = np.empty(pts.shape, dtype=float)
+        for key in np.unique(sig):
+            rows = sig == key
+            out[rows] = smoothed(float(key)).score(pts[rows])
+        return out
 
     return score
 
@@ -374,6 +395,10 @@ class NCSN:
     def score_torch(self, x: torch.Tensor, sigma) -> torch.Tensor:
         """:math:`s_\\theta(x, \\sigma)` in torch (``sigma`` a float or a tensor of n levels)."""
         sigma = torch.as_tensor(sigma, dtype=x.dtype)
+        if not bool(torch.all(torch.isfinite(sigma) & (sigma > 0))):
+            raise ValueError(
+                "sigma must be finite and > 0 (the score of p_sigma is 1/sigma-scaled)"
+            )
         scale = sigma[:, None] if sigma.ndim == 1 else sigma
         return self._out(x, sigma) / scale
 
