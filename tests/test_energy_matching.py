@@ -276,5 +276,8 @@ def test_model_bad_input():
         model.sample(0, 10)
     with pytest.raises(ValueError, match="x0"):
         model.sample(5, 10, x0=np.zeros((5, 3)))
+    with pytest.raises(ValueError, match="x0 must have n=5 rows"):
+        model.sample(5, 10, x0=np.zeros((4, 2)))
+    assert model.sample(4, 3, x0=np.zeros((4, 2))).x.shape == (4, 4, 2)
     with pytest.raises(ValueError, match="x"):
         model.energy(np.zeros((4, 3)))

@@ -159,7 +159,10 @@ def sample_energy(
     keep : int, optional
         Number of states recorded (evenly spread, endpoints included); default all.
     extra_steps : int
-        Steps appended at :math:`\varepsilon(1)`; their states are recorded at ``t = 1``.
+        Steps appended at :math:`\varepsilon(1)`; their states are recorded at ``t = 1`` (the
+        book's clock ends at the data), so with ``extra_steps > 0`` the recorded times repeat 1
+        and :meth:`wgf.trajectory.Trajectory.path_energy` is undefined (it raises); slice
+        ``x[:steps + 1]`` for the transport part.
 
     Returns
     -------
@@ -390,12 +393,15 @@ class EnergyMatching:
 
         ``steps`` steps of size ``dt`` (default ``1/steps``) under the temperature schedule, then
         ``extra_steps`` Langevin steps at :math:`\\varepsilon_{\\max}`.  ``warm=True`` uses the
-        phase-1 potential; ``x0`` replaces the noise draw.
+        phase-1 potential; ``x0`` (``n`` rows) replaces the noise draw.  States after
+        ``t = 1`` are recorded at ``t = 1`` (see :func:`sample_energy`).
         """
         n = positive_int(n, "n")
         rng = as_generator(generator)
         x0 = rng.standard_normal((n, self.target.dim)) if x0 is None else x0
         x0 = as_points(x0, "x0", dim=self.target.dim)
+        if x0.shape[0] != n:
+            raise ValueError(f"x0 must have n={n} rows, got {x0.shape[0]}")
         return sample_energy(
             self.grad(warm), x0, steps, dt, self.schedule(), rng, keep, extra_steps
         )
