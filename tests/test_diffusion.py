@@ -70,6 +70,10 @@ def test_mixture_score_allows_the_data_and_checks_the_grid():
         mixture_eps(GAUSS, BETAS)(x, 0.0)
     with pytest.raises(ValueError, match="t must be k/T"):
         score(x, 1.5)
+    # an array of times is one noise level: equal entries are fine, mixed ones are an error
+    np.testing.assert_allclose(score(x, np.full(2, 0.5)), score(x, 0.5))
+    with pytest.raises(ValueError, match="equal entries"):
+        score(x, np.array([0.5, 0.25]))
 
 
 # --- samplers against closed forms ----------------------------------------------------------
@@ -192,6 +196,14 @@ def test_ddpm_and_split_bad_input():
         ddim_step(np.zeros((1, 2)), np.zeros((1, 2)), 0.5, 0.4)
     with pytest.raises(ValueError, match="z"):
         ddim_step(np.zeros((1, 2)), np.zeros((1, 2)), 0.4, 0.5, eta=1.0)
+    with pytest.raises(ValueError, match="eps_hat must have the shape"):
+        ddim_step(np.zeros((2, 2)), np.zeros((1, 2)), 0.4, 0.5)
+    with pytest.raises(ValueError, match="eps_hat contains NaN"):
+        ddim_step(np.zeros((1, 2)), np.full((1, 2), np.nan), 0.4, 0.5)
+    with pytest.raises(ValueError, match="x contains NaN"):
+        ddim_step(np.full((1, 2), np.inf), np.zeros((1, 2)), 0.4, 0.5)
+    with pytest.raises(ValueError, match="z must have the shape"):
+        ddim_step(np.zeros((1, 2)), np.zeros((1, 2)), 0.4, 0.5, eta=1.0, z=np.zeros((1, 3)))
 
 
 # --- the zoo model --------------------------------------------------------------------------
@@ -225,6 +237,7 @@ def test_zoo_ddpm_trains_and_samples(cache):
         ddim.sample(4, 10, eta=2.0)
     with pytest.raises(ValueError, match="steps"):
         model.sample(4, 101)
+    assert model.sample(4, generator=0).nfe == 100  # default: all T steps
 
 
 def test_training_is_deterministic():

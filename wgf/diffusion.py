@@ -76,8 +76,16 @@ def _betas(betas) -> np.ndarray:
 
 
 def _index(t, T: int, *, allow_zero: bool = False) -> int:
-    """The DDPM index k of the network time t = k / T (must be on the grid)."""
-    t = float(np.asarray(t, dtype=float).reshape(-1)[0]) if np.ndim(t) else float(t)
+    """The DDPM index k of the network time t = k / T (must be on the grid).
+
+    ``t`` is a scalar, or an array whose entries are all equal (one noise level per call).
+    """
+    if np.ndim(t):
+        arr = np.asarray(t, dtype=float).reshape(-1)
+        if arr.size == 0 or np.any(arr != arr[0]):
+            raise ValueError("t must be a scalar or an array of equal entries (one noise level)")
+        t = arr[0]
+    t = float(t)
     k = round(t * T)
     lo = 0 if allow_zero else 1
     if not (lo <= k <= T) or abs(t * T - k) > 1e-6 * max(1, T):
@@ -166,6 +174,10 @@ def ddim_step(x, eps_hat, abar, abar_prev, eta=0.0, z=None) -> np.ndarray:
     eta = _check_eta(eta)
     if not (0.0 < abar < abar_prev <= 1.0):
         raise ValueError(f"need 0 < abar < abar_prev <= 1, got abar={abar}, abar_prev={abar_prev}")
+    x = as_float_array(x, "x")
+    eps_hat = as_float_array(eps_hat, "eps_hat")
+    if eps_hat.shape != x.shape:
+        raise ValueError(f"eps_hat must have the shape of x, {x.shape}, got {eps_hat.shape}")
     x0 = (x - np.sqrt(1.0 - abar) * eps_hat) / np.sqrt(abar)
     c1 = eta * np.sqrt((1.0 - abar / abar_prev) * (1.0 - abar_prev) / (1.0 - abar))
     c2 = np.sqrt(max(1.0 - abar_prev - c1 * c1, 0.0))
@@ -173,6 +185,9 @@ def ddim_step(x, eps_hat, abar, abar_prev, eta=0.0, z=None) -> np.ndarray:
     if c1 > 0:
         if z is None:
             raise ValueError("z (standard normal noise) is required when eta > 0")
+        z = as_float_array(z, "z")
+        if z.shape != x.shape:
+            raise ValueError(f"z must have the shape of x, {x.shape}, got {z.shape}")
         out = out + c1 * z
     return out
 
@@ -417,8 +432,8 @@ class DDPM:
         )
         return res.losses
 
-    def sample(self, n, steps=1000, generator=None, *, keep=None) -> Trajectory:
-        """Ancestral sampling with ``steps`` network evaluations (strided when < T)."""
+    def sample(self, n, steps=None, generator=None, *, keep=None) -> Trajectory:
+        """Ancestral sampling with ``steps`` network evaluations (default ``T``; strided when < T)."""
         return ddpm_sample(
             self.eps, self.betas, n, steps, generator, keep=keep, dim=self.target.dim
         )
