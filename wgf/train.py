@@ -71,7 +71,9 @@ def fit(
     ema : float or None
         If given (e.g. 0.999), keep an exponential moving average of the weights, with the
         usual warm-up ``min(ema, (1 + k) / (10 + k))`` at step k so the initial weights are
-        forgotten, and load it into ``module`` at the end.
+        forgotten, and load it into ``module`` at the end.  The warm-up binds until step
+        :math:`k \approx 9/(1-\text{ema})` (about 9000 for 0.999): a shorter run averages over
+        roughly its last :math:`k/9` steps, whatever ``ema`` says.
     weight_decay : float
         Adam weight decay.
     progress : bool
