@@ -33,14 +33,9 @@ __all__ = ["FloorComparison", "w2_to_floor"]
 class FloorComparison(NamedTuple):
     """Result of :func:`w2_to_floor`.
 
-    Attributes
-    ----------
-    ratio : float
-        ``median(w2) / median(floor)``.
-    w2 : ndarray, shape (repeats,)
-        :math:`W_2` (not squared) of each block of samples to its own data sample.
-    floor : ndarray, shape (repeats,)
-        :math:`W_2` between independent pairs of data samples (the noise-floor draws).
+    ``ratio`` is ``median(w2) / median(floor)``; ``w2`` holds the :math:`W_2` (not squared) of
+    each block of samples to its own data sample, one value per repeat; ``floor`` holds the
+    :math:`W_2` between independent pairs of data samples (the noise-floor draws).
     """
 
     ratio: float
@@ -49,12 +44,12 @@ class FloorComparison(NamedTuple):
 
     @property
     def floor_median(self) -> float:
-        """The noise floor: the median of :attr:`floor`."""
+        """The noise floor, i.e. the median of the floor draws."""
         return float(np.median(self.floor))
 
     @property
     def w2_median(self) -> float:
-        """The median of :attr:`w2`."""
+        """The median of the block W2 values."""
         return float(np.median(self.w2))
 
 
