@@ -89,3 +89,15 @@ def test_numpy_predictor_roundtrip():
     with pytest.raises(TypeError):
         numpy_predictor(3)
     assert math.isfinite(float(out.sum()))
+
+
+def test_time_mlp_from_config_matches_the_constructor_and_ignores_other_keys():
+    cfg = {"hidden": 16, "depth": 2, "embed_dim": 8, "time_scale": 10.0, "lr": 1e-3}
+    with seeded(3):
+        a = TimeMLP.from_config(2, cfg)
+    with seeded(3):
+        b = TimeMLP(2, hidden=16, depth=2, embed_dim=8, time_scale=10.0)
+    for pa, pb in zip(a.state_dict().values(), b.state_dict().values(), strict=True):
+        torch.testing.assert_close(pa, pb, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="hidden"):
+        TimeMLP.from_config(2, {**cfg, "hidden": 0})

@@ -389,9 +389,7 @@ class DDPM:
         if not (isinstance(f, int | float) and 0.0 <= f <= 1.0):
             raise ValueError(f"log_k_fraction must lie in [0, 1], got {f!r}")
         with nets.seeded(self.seed):
-            self.module = nets.TimeMLP(
-                self.target.dim, hidden=c["hidden"], depth=c["depth"], embed_dim=c["embed_dim"]
-            )
+            self.module = nets.TimeMLP.from_config(self.target.dim, c)
 
     @property
     def T(self) -> int:

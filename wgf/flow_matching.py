@@ -370,13 +370,7 @@ class _FlowMatching:
         self.seed = int(seed)
         _check_config(c)
         with nets.seeded(self.seed):
-            self.module = nets.TimeMLP(
-                self.target.dim,
-                hidden=c["hidden"],
-                depth=c["depth"],
-                embed_dim=c["embed_dim"],
-                time_scale=c["time_scale"],
-            )
+            self.module = nets.TimeMLP.from_config(self.target.dim, c)
 
     def _pairs(self, rng, b):
         x0 = rng.standard_normal((b, self.target.dim))

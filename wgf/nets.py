@@ -142,6 +142,16 @@ class TimeMLP(nn.Module):
             activation,
         )
 
+    @classmethod
+    def from_config(cls, dim: int, config: dict) -> TimeMLP:
+        """Build from a model configuration (a zoo model's ``config``).
+
+        Reads ``hidden``, ``depth`` and ``embed_dim``, and ``time_scale`` and ``activation`` when
+        present (the constructor's defaults otherwise); other keys are ignored.
+        """
+        keys = ("hidden", "depth", "embed_dim", "time_scale", "activation")
+        return cls(dim, **{k: config[k] for k in keys if k in config})
+
     def forward(self, x: torch.Tensor, t) -> torch.Tensor:
         """:math:`f_\\theta(x, t)`, shape (n, out_dim), for ``x`` (n, dim) and times ``t``."""
         if x.ndim != 2 or x.shape[1] != self.dim:

@@ -378,14 +378,7 @@ class NCSN:
         for key in ("lr", "eps", "time_scale"):
             positive(c[key], key)
         with nets.seeded(self.seed):
-            self.module = nets.TimeMLP(
-                self.target.dim,
-                hidden=c["hidden"],
-                depth=c["depth"],
-                embed_dim=c["embed_dim"],
-                time_scale=c["time_scale"],
-                activation=c["activation"],
-            )
+            self.module = nets.TimeMLP.from_config(self.target.dim, c)
 
     def _out(self, x: torch.Tensor, sigma) -> torch.Tensor:
         sigma = torch.as_tensor(sigma, dtype=x.dtype)
