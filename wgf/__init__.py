@@ -31,6 +31,10 @@ chapters of the book in ``book/``:
     the geodesic models: conditional flow matching with independent, minibatch-OT and
     rectified couplings, with Gaussian closed forms (chapter 8); Energy Matching, one scalar
     potential trained on the geodesic and sampled as a gradient flow (chapter 9).
+``wgf.manifold``, ``wgf.curves``
+    the models' paths as curves in (P2, W2) (chapter 10): exact VP, VE and I-CFM curves of a
+    mixture with their velocity fields and lengths, Gaussian (Bures) metric speeds; flow maps,
+    transport costs against the optimal cost, W2 matrices between marginals and their MDS picture.
 ``wgf.metrics``
     W2 of generated samples against the data, as a robust ratio to the noise floor.
 ``wgf.rates``

@@ -1,0 +1,241 @@
+r"""Sampled curves in Wasserstein space: flow maps, transport costs and comparisons of paths.
+
+Where :mod:`wgf.manifold` computes exact curves of a Gaussian mixture, this module works with
+the particles a sampler produces:
+
+* :func:`integrate` -- Euler or Heun (explicit trapezoidal) integration of an ODE
+  :math:`\dot x = v(x, t)` on a given time grid, forwards or backwards; the flow map of an exact
+  or learned velocity field;
+* :func:`l2_length` -- the length of a particle path in :math:`L^2`, an upper bound on the
+  length of the curve of its marginals that needs no clock;
+* :func:`transport_cost` and :func:`cost_ratio` -- the cost :math:`\mathbb E|X_1 - X_0|^2` of the
+  pairing a deterministic map produces, and its ratio to the optimal cost between the same two
+  point clouds (at least 1, with equality exactly when the pairing is optimal);
+* :func:`pairwise_w2`, :func:`nearest_distances`, :func:`classical_mds` -- a matrix of exact
+  :math:`W_2` between marginals, the parametrisation-free distance from each marginal of one
+  curve to the other curve, and a 2-D picture of the whole matrix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import as_float_array, as_points, positive_int
+from .ot import w2
+
+__all__ = [
+    "classical_mds",
+    "cost_ratio",
+    "integrate",
+    "l2_length",
+    "nearest_distances",
+    "pairwise_w2",
+    "transport_cost",
+]
+
+
+def integrate(velocity, x0, times, *, method: str = "heun", keep: bool = False):
+    r"""Integrate :math:`\dot x = v(x, t)` from ``times[0]`` to ``times[-1]`` through ``times``.
+
+    Euler: :math:`x_{k+1} = x_k + h_k v(x_k, t_k)`.  Heun (second order, two evaluations per
+    step): :math:`\tilde x = x_k + h_k v(x_k, t_k)`,
+    :math:`x_{k+1} = x_k + \tfrac{h_k}2\bigl(v(x_k, t_k) + v(\tilde x, t_{k+1})\bigr)`, with
+    :math:`h_k = t_{k+1} - t_k` of either sign (the grid must be strictly monotone).
+
+    Parameters
+    ----------
+    velocity : callable
+        ``v(x, t)`` for ``x`` of shape (n, d) and a float ``t``, returning shape (n, d).
+    x0 : array_like, shape (n, d)
+        initial points at ``times[0]``.
+    times : array_like, shape (K + 1,)
+        strictly increasing or strictly decreasing times.
+    method : str
+        ``"euler"`` or ``"heun"``.
+    keep : bool
+        also return every state.
+
+    Returns
+    -------
+    ndarray
+        the points at ``times[-1]``, shape (n, d); with ``keep`` the states at every time,
+        shape (K + 1, n, d).
+
+    Raises
+    ------
+    ValueError
+        for a non-monotone grid, an unknown method, or a field returning non-finite values
+        or the wrong shape (the message names the step).
+    """
+    if not callable(velocity):
+        raise TypeError(f"velocity must be callable, got {type(velocity).__name__}")
+    x = as_points(x0, "x0").copy()
+    t = as_float_array(times, "times")
+    if t.ndim != 1 or t.size < 2:
+        raise ValueError(f"times must be a 1-D array of at least two times, got shape {t.shape}")
+    h = np.diff(t)
+    if not (np.all(h > 0) or np.all(h < 0)):
+        raise ValueError("times must be strictly monotone")
+    if method not in ("euler", "heun"):
+        raise ValueError(f"method must be 'euler' or 'heun', got {method!r}")
+
+    def v(y, s, k):
+        out = np.asarray(velocity(y, float(s)), dtype=np.float64)
+        if out.shape != y.shape or not np.all(np.isfinite(out)):
+            raise ValueError(
+                f"velocity returned non-finite values or shape {out.shape} at step {k} (t = {s:g})"
+            )
+        return out
+
+    states = [x.copy()] if keep else None
+    for k in range(h.size):
+        a = v(x, t[k], k)
+        if method == "euler":
+            x = x + h[k] * a
+        else:
+            b = v(x + h[k] * a, t[k + 1], k)
+            x = x + 0.5 * h[k] * (a + b)
+        if keep:
+            states.append(x.copy())
+    return np.stack(states) if keep else x
+
+
+def l2_length(states, *, return_se: bool = False):
+    r"""Length of a sampled particle path in :math:`L^2(\Omega)`: :math:`\sum_k \|x_{k+1} - x_k\|`.
+
+    .. math::
+
+        \ell = \sum_k \Bigl(\frac1n \sum_i |x^{(i)}_{k+1} - x^{(i)}_k|^2\Bigr)^{1/2}
+
+    Since :math:`W_2(\rho_{k+1}, \rho_k)` is at most the :math:`L^2` displacement of any coupling,
+    :math:`\ell` bounds from above the length of the curve of marginals (as sampled by these
+    states); for particles moved by the tangent (gradient) velocity field and a fine grid the two
+    agree.  It does not depend on the times at which the states were taken, so paths on
+    different clocks can be compared.
+
+    Parameters
+    ----------
+    states : array_like, shape (K + 1, n, d)
+        the particle positions, e.g. ``Trajectory.x`` or ``integrate(..., keep=True)``.
+    return_se : bool
+        also return the delta-method standard error over the particles (as in
+        :func:`wgf.manifold.curve_length`), treating them as independent.
+
+    Returns
+    -------
+    float, or (float, float) with ``return_se``
+    """
+    x = as_float_array(states, "states")
+    if x.ndim != 3 or x.shape[0] < 2:
+        raise ValueError(f"states must have shape (K + 1, n, d) with K >= 1, got {x.shape}")
+    sq = np.sum(np.diff(x, axis=0) ** 2, axis=2)  # (K, n)
+    mean = sq.mean(axis=1)
+    root = np.sqrt(mean)
+    length = float(root.sum())
+    if not return_se:
+        return length
+    if x.shape[1] < 2:
+        raise ValueError("a standard error needs at least two particles")
+    safe = np.where(root > 0, root, 1.0)
+    g = ((sq - mean[:, None]) / (2 * safe[:, None])).sum(axis=0)
+    return length, float(g.std(ddof=1) / np.sqrt(x.shape[1]))
+
+
+def transport_cost(x0, x1) -> float:
+    r"""The cost :math:`\frac1n\sum_i|x_1^{(i)} - x_0^{(i)}|^2` of the pairing ``x0[i] -> x1[i]``."""
+    x0 = as_points(x0, "x0")
+    x1 = as_points(x1, "x1", dim=x0.shape[1])
+    if x1.shape[0] != x0.shape[0]:
+        raise ValueError(
+            f"x0 and x1 must hold the same number of points, got {x0.shape[0]} and {x1.shape[0]}"
+        )
+    return float(np.mean(np.sum((x1 - x0) ** 2, axis=1)))
+
+
+def cost_ratio(x0, x1) -> float:
+    r"""The pairing's cost over the optimal cost between the same two clouds.
+
+    .. math::
+
+        r = \frac{\frac1n\sum_i |x_1^{(i)} - x_0^{(i)}|^2}{W_2^2(\hat\mu_0, \hat\mu_1)} \;\ge\; 1,
+
+    where :math:`\hat\mu_0, \hat\mu_1` are the empirical measures of the two clouds (the identity
+    pairing is one of their couplings, so :math:`r \ge 1`; :math:`r = 1` iff it is optimal).
+    """
+    cost = transport_cost(x0, x1)
+    opt = w2(x0, x1) ** 2
+    if opt <= 0:
+        raise ValueError("x0 and x1 are the same cloud (optimal cost 0): the ratio is undefined")
+    return cost / opt
+
+
+def pairwise_w2(clouds) -> np.ndarray:
+    r"""The symmetric matrix :math:`D_{ij} = W_2(\hat\mu_i, \hat\mu_j)` of exact sample :math:`W_2`.
+
+    Parameters
+    ----------
+    clouds : sequence of array_like, each (n_i, d)
+
+    Returns
+    -------
+    ndarray, shape (m, m)
+        zero diagonal, :math:`W_2` (not squared).
+    """
+    pts = [as_points(c, f"clouds[{i}]") for i, c in enumerate(clouds)]
+    if len(pts) < 2:
+        raise ValueError("clouds must hold at least two point clouds")
+    d = pts[0].shape[1]
+    for i, p in enumerate(pts):
+        if p.shape[1] != d:
+            raise ValueError(f"clouds[{i}] has dimension {p.shape[1]}, expected {d}")
+    m = len(pts)
+    D = np.zeros((m, m))
+    for i in range(m):
+        for j in range(i + 1, m):
+            D[i, j] = D[j, i] = w2(pts[i], pts[j])
+    return D
+
+
+def nearest_distances(D) -> np.ndarray:
+    r"""Row-wise minima of a distance matrix: :math:`d_i = \min_j D_{ij}`.
+
+    With :math:`D_{ij} = W_2(\rho_{t_i}, \eta_{s_j})` between the marginals of two curves,
+    :math:`d_i` is the distance from :math:`\rho_{t_i}` to the (sampled) curve :math:`\eta`, with
+    no matching of clocks; :math:`\max_i d_i` is the directed Hausdorff distance.
+    """
+    D = as_float_array(D, "D")
+    if D.ndim != 2 or D.size == 0 or np.any(D < 0):
+        raise ValueError(f"D must be a non-empty 2-D array of distances >= 0, got shape {D.shape}")
+    return D.min(axis=1)
+
+
+def classical_mds(D, dim: int = 2):
+    r"""Classical multidimensional scaling of a distance matrix.
+
+    With :math:`J = I - \frac1m\mathbf 1\mathbf 1^\top` and :math:`B = -\frac12 J D^{\circ2} J`,
+    the coordinates are :math:`U_k\sqrt{\lambda_k}` for the ``dim`` largest eigenpairs of
+    :math:`B`; they reproduce :math:`D` exactly when :math:`D` is Euclidean in ``dim``
+    dimensions.  :math:`W_2` is not Euclidean in general (:math:`\mathcal P_2` is positively
+    curved), so the returned eigenvalues say how much of :math:`B` the picture holds.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        coordinates of shape (m, dim) and all eigenvalues of :math:`B`, largest first.
+    """
+    D = as_float_array(D, "D")
+    if D.ndim != 2 or D.shape[0] != D.shape[1] or D.shape[0] < 2:
+        raise ValueError(f"D must be a square matrix of at least 2 x 2, got shape {D.shape}")
+    if np.abs(D - D.T).max() > 1e-9 * max(1.0, np.abs(D).max()) or np.any(D < 0):
+        raise ValueError("D must be symmetric with non-negative entries")
+    dim = positive_int(dim, "dim")
+    if dim > D.shape[0]:
+        raise ValueError(f"dim must be <= the number of points {D.shape[0]}, got {dim}")
+    m = D.shape[0]
+    J = np.eye(m) - 1.0 / m
+    B = -0.5 * J @ (D**2) @ J
+    lam, U = np.linalg.eigh(0.5 * (B + B.T))
+    order = np.argsort(lam)[::-1]
+    lam, U = lam[order], U[:, order]
+    coords = U[:, :dim] * np.sqrt(np.maximum(lam[:dim], 0.0))
+    return coords, lam
