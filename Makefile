@@ -13,19 +13,21 @@ PIP_FLAGS   := $(if $(CI),--progress-bar off,)
 # and `make clean` keeps them; set WGF_CACHE_DIR to share one cache between checkouts.
 export WGF_CACHE_DIR ?= $(CURDIR)/.cache/zoo
 
-.PHONY: help install book test lint unit book-strict figures lock clean
+.PHONY: help install book test lint unit book-strict figures bench lock clean
 
 help:
 	@echo "make book         install (first time), execute every chapter (cached), build _build/html"
 	@echo "make test         install, then ruff, unit tests and the strict book build (fresh execution)"
 	@echo "make lint | unit | book-strict   the three parts of 'make test'"
 	@echo "make figures      execute every chapter afresh; writes figures/<chapter>-<name>.{png,pdf}"
+	@echo "make bench        training throughput idle vs contended, and chapter times vs budgets"
 	@echo "make lock         re-record the exact tested versions in constraints.txt"
 	@echo "make clean        remove _build/ and figures/ (keeps .venv/ and the model cache)"
 
 # The environment: a virtualenv with the package (editable) and the book/dev tools, at the
-# versions recorded in constraints.txt.  torch is pinned to the CPU wheel that these machines
-# carry on disk; asking for it explicitly stops pip from resolving to a CUDA build.
+# versions recorded in constraints.txt (public releases only).  torch is asked for explicitly
+# at its pinned version; where pip can see a CPU-only wheel of that version (a local wheel
+# folder, or PyTorch's CPU index, see README.md) it takes that instead of a CUDA build.
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (need Python >= 3.11)"; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -61,10 +63,19 @@ test: lint unit book-strict
 figures: $(STAMP)
 	$(BIN)/python book/_ext/run_chapters.py
 
+# Performance goals are measured here, never in the tests: (a) training throughput of every
+# model family idle and beside one busy process, (b) chapter times of the last build vs budgets.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
+
+# Public versions only: a local label such as torch's `+cpu` is dropped (PEP 440 lets
+# `torch==2.13.0` match the local CPU wheel where a machine has one; the public index has no
+# `+cpu` release, so the label would break the install everywhere else).
 lock: $(STAMP)
 	{ echo '# Exact versions with which `make test` last passed (regenerate with `make lock`).'; \
 	  echo '# Used as a pip constraints file: it fixes versions without adding requirements.'; \
-	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^wgf' | sort -f; } > constraints.txt.new
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^wgf' \
+	    | sed -E 's/^([^=]+==[^+]+)\+.*$$/\1/' | sort -f; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt
 
 clean:
