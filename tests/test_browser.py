@@ -42,7 +42,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
-pytestmark = pytest.mark.skipif(
+needs_site = pytest.mark.skipif(
     not SITE, reason="browser test: set WGF_BOOK_HTML to a built site (make browser does)"
 )
 
@@ -65,18 +65,30 @@ def site() -> Path:
     return path
 
 
+class _Server:
+    """Serve a folder on 127.0.0.1 (a free port) while the ``with`` block runs."""
+
+    def __init__(self, folder: Path):
+        class Quiet(SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+        handler = functools.partial(Quiet, directory=str(folder))
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+
+    def __enter__(self) -> str:
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 @pytest.fixture(scope="module")
 def server(site):
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+    with _Server(site) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -121,9 +133,10 @@ def _ids(path: Path) -> set[str]:
     return {html.unescape(m) for m in re.findall(r'\bid="([^"]+)"', text)}
 
 
-def test_every_page_renders_offline(site, server, browser):
-    pages = _pages(site)
-    assert "index.html" in pages and len(pages) > 5
+def check_pages(
+    site: Path, base_url: str, browser, pages: list[str], math_timeout_ms: int = 60_000
+) -> list[str]:
+    """Open every page in Chromium; return the problems found (empty when all is well)."""
     ids_cache: dict[Path, set[str]] = {}
     problems: list[str] = []
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -143,11 +156,16 @@ def test_every_page_renders_offline(site, server, browser):
         page.on("console", lambda m, e=errors: m.type == "error" and e.append(m.text))
         page.on("pageerror", lambda exc, e=errors: e.append(str(exc)))
         page.on("requestfailed", lambda r, e=errors: e.append(f"failed request {r.url}"))
-        page.goto(urljoin(server, rel), wait_until="load")
+        page.goto(urljoin(base_url, rel), wait_until="load")
         has_math = page.evaluate("() => document.querySelector('.math') !== null")
         if has_math:
-            page.wait_for_function("() => window.MathJax && MathJax.startup", timeout=30_000)
-            page.evaluate("() => MathJax.startup.promise")
+            try:
+                page.wait_for_function(
+                    "() => window.MathJax && MathJax.startup", timeout=math_timeout_ms
+                )
+                page.evaluate("() => MathJax.startup.promise")
+            except Exception as exc:  # playwright's TimeoutError: no MathJax on the page
+                errors.append(f"MathJax did not start: {str(exc).splitlines()[0]}")
             typeset = page.evaluate("() => document.querySelectorAll('mjx-container').length")
             if not typeset:
                 problems.append(f"{rel}: math present but no MathJax output")
@@ -189,7 +207,31 @@ def test_every_page_renders_offline(site, server, browser):
         page.close()
     context.close()
     problems += [f"request that leaves the machine: {url}" for url in sorted(set(outside))]
+    return problems
+
+
+@needs_site
+def test_every_page_renders_offline(site, server, browser):
+    pages = _pages(site)
+    assert "index.html" in pages and len(pages) > 5
+    problems = check_pages(site, server, browser, pages)
     assert not problems, "\n".join(problems[:60])
+
+
+def test_the_checks_reject_a_broken_page(tmp_path, browser):
+    """Negative control: a page with each fault the site test looks for is caught, each time."""
+    (tmp_path / "good.html").write_text('<html><body><p id="here">fine</p></body></html>')
+    (tmp_path / "bad.html").write_text(
+        "<html><body><main><p class='math'>\\(x^2\\)</p>"
+        "<img src='missing.png'><a href='nowhere.html'>x</a><a href='good.html#gone'>y</a>"
+        "<script>undefinedFunction()</script></main></body></html>"
+    )
+    with _Server(tmp_path) as url:
+        assert check_pages(tmp_path, url, browser, ["good.html"]) == []
+        found = "\n".join(check_pages(tmp_path, url, browser, ["bad.html"], 2_000))
+    for fault in ("no MathJax output", "raw TeX", "image did not load", "missing file",
+                  "missing anchor", "console"):  # fmt: skip
+        assert fault in found, f"the check missed: {fault}\n{found}"
 
 
 def _first_pages_of_parts() -> list[tuple[str, str]]:
@@ -201,6 +243,7 @@ def _first_pages_of_parts() -> list[tuple[str, str]]:
     return shots
 
 
+@needs_site
 def test_one_screenshot_per_part_shows_typeset_math(site, server, browser):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1280, "height": 900})

@@ -83,3 +83,36 @@ def test_a_chapter_run_as_a_notebook_carries_every_figure(outside_build, monkeyp
     assert len(_plain_images(nb)) == len(published)
     for name in published:
         assert (outside_build / "figures" / f"03-{name}.png").is_file()
+
+
+def test_downloaded_notebooks_show_glued_values_once():
+    """The book's .ipynb downloads: a value glued with display=False gets a visible twin."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    from nbreadable import readable
+
+    png = "iVBORw0KGgo="
+    hidden = nbformat.v4.new_output(
+        "display_data",
+        data={"application/papermill.record/text/plain": "0.125"},
+        metadata={"scrapbook": {"name": "err", "mime_prefix": "application/papermill.record/"}},
+    )
+    fig = nbformat.v4.new_output(
+        "display_data",
+        data={"application/papermill.record/image/png": png},
+        metadata={"scrapbook": {"name": "fig-x", "mime_prefix": "application/papermill.record/"}},
+    )
+    shown_fig = nbformat.v4.new_output("display_data", data={"image/png": png})
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("glue('err', 0.125, display=False)", outputs=[hidden]),
+            nbformat.v4.new_code_cell("publish(fig) in the book build", outputs=[fig]),
+            nbformat.v4.new_code_cell("publish(fig) outside it", outputs=[fig, shown_fig]),
+        ]
+    )
+    out = readable(nb)
+    assert [o.data.get("text/plain") for o in out.cells[0].outputs][1] == "err = 0.125"
+    assert [o.data.get("image/png") for o in out.cells[1].outputs] == [None, png]
+    assert len(out.cells[2].outputs) == 2, "a figure already displayed is not repeated"
+    assert len(nb.cells[0].outputs) == 1, "the input notebook is left unchanged"

@@ -40,12 +40,15 @@ def readable(nb):
     for cell in nb.cells:
         if cell.cell_type != "code" or not cell.get("outputs"):
             continue
+        shown = {  # payloads the cell already displays (a figure shown by plot.publish)
+            str(v) for o in cell.outputs for k, v in o.get("data", {}).items() if k == "image/png"
+        }
         outputs = []
         for output in cell.outputs:
             outputs.append(output)
             if output.get("output_type") == "display_data":
                 twin = _visible_twin(output)
-                if twin is not None:
+                if twin is not None and str(twin.data.get("image/png")) not in shown:
                     outputs.append(twin)
         cell.outputs = outputs
     return nb
