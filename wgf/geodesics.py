@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import ot as wot
-from ._checks import as_float_array, as_gaussian_pair, as_points, as_weights
+from ._checks import as_float_array, as_gaussian_pair, as_points
 from .functionals import Grid, as_density
 
 __all__ = [
