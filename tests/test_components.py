@@ -23,8 +23,8 @@ def moon_cells():
 
 def test_reference_cells_of_separated_modes_are_the_components(eight_cells):
     # 7.7 sd apart: the nearest-mode cell is the component up to truncation and sampling error
-    np.testing.assert_allclose(eight_cells.probs[:-1], 1 / 8, atol=0.004)
-    assert eight_cells.probs[-1] == pytest.approx(1e-3, abs=5e-4)  # the off cell
+    np.testing.assert_allclose(eight_cells.probs, 1 / 8, atol=0.004)
+    assert eight_cells.off_reference == pytest.approx(1e-3, abs=5e-4)
     np.testing.assert_allclose(eight_cells.means, EIGHT.means, atol=0.01)
     np.testing.assert_allclose(eight_cells.covs, EIGHT.covs, atol=0.003)
 
@@ -39,7 +39,7 @@ def test_assignment_is_the_most_responsible_component(eight_cells):
 
 def _null_pvalues(mix, cells, n, repeats, seed):
     ps = [component_test(mix.sample(n, seed + r), cells) for r in range(repeats)]
-    return np.array([[r.p_weights, r.p_means, r.p_covs, r.p_value] for r in ps])
+    return np.array([[r.p_weights, r.p_means, r.p_covs, r.p_off, r.p_value] for r in ps])
 
 
 def test_calibrated_under_the_null_eight_gaussians(eight_cells):
@@ -98,7 +98,7 @@ def test_off_mode_samples_are_counted_and_widen_their_cell(eight_cells):
     res = component_test(x, eight_cells)
     assert res.off_fraction == pytest.approx(0.02, abs=0.003)
     # 2 % of a cell's mass at distance 1 adds 0.02 to tr(S) = 0.08: width sqrt(1.25) = 1.12
-    assert res.p_weights < 1e-10 and res.max_width > 1.08
+    assert res.p_off < 1e-10 and res.max_width > 1.08
 
 
 def test_moons_controls_fail(moon_cells):

@@ -6,8 +6,9 @@ group of components, that explains it best), then compare, cell by cell, what th
 with what the exact target does there:
 
 * the **weights**: the counts :math:`N_c` of the cells against the target's cell probabilities
-  :math:`p_c` (a homogeneity :math:`\chi^2` test, with an extra *off* cell for samples that lie
-  outside every component);
+  :math:`p_c` (a homogeneity :math:`\chi^2` test);
+* the samples **off every mode**: the fraction outside the central 99.9 % ellipsoid of every
+  component, against the same fraction of exact samples (one-sided, Fisher's exact test);
 * the **means** :math:`\bar x_c` and the **covariances** :math:`\hat S_c` of the samples in each
   cell, in units of their sampling standard deviation.
 
@@ -91,9 +92,10 @@ class MixtureCells:
 
         \min_k (x - m_k)^\top \Sigma_k^{-1} (x - m_k) > \chi^2_{d,\,1-\alpha_{\text{off}}},
 
-    in which case it goes to the extra *off* cell (index ``n_cells``) of the weights test.  The
+    in which case it is *off* every mode (index ``n_cells`` in :meth:`assign`).  The weights and
     moment tests use the assignment without the off cell (every point in the cell of
-    :math:`k^*`), so that samples far from every mode widen the cell they land in.
+    :math:`k^*`), so that samples far from every mode also widen the cell they land in; the off
+    fraction is tested on its own.
 
     Parameters
     ----------
@@ -114,7 +116,9 @@ class MixtureCells:
     n_cells
         the number G of cells (the off cell not counted).
     probs
-        reference probabilities of the G cells and of the off cell, shape (G + 1,).
+        reference probabilities of the G cells, shape (G,) (off points in their nearest cell).
+    off_reference
+        fraction of the reference points off every mode (close to ``off_level``).
     means, covs
         reference mean (G, d) and covariance (G, d, d) of each cell (off points included).
     """
@@ -153,9 +157,10 @@ class MixtureCells:
         self._radius2 = float(stats.chi2.ppf(1.0 - off_level, d))
         ref = mixture.sample(n_reference, as_generator(generator))
         self.n_reference = n_reference
-        self.reference_counts = np.bincount(self.assign(ref), minlength=G + 1)
+        self._reference_off = int(np.sum(self.assign(ref) == G))
+        self.off_reference = self._reference_off / n_reference
         cells = self.assign(ref, off=False)
-        self._moment_counts = np.bincount(cells, minlength=G)
+        self.reference_counts = np.bincount(cells, minlength=G)
         self.probs = self.reference_counts / n_reference
         q = d * (d + 1) // 2
         self.means = np.zeros((G, d))
@@ -212,18 +217,20 @@ class MixtureCells:
 class ComponentTest(NamedTuple):
     """Result of :func:`component_test`.
 
-    ``counts`` and ``expected`` (probabilities) have one entry per cell plus the off cell;
-    ``mean_chi2`` and ``cov_chi2`` hold each cell's :math:`T^{\\text{mean}}_c` and
+    ``counts`` and ``expected`` (probabilities) have one entry per cell; ``off_fraction`` is the
+    fraction of samples off every mode and ``p_off`` the p-value of its excess; ``mean_chi2`` and ``cov_chi2`` hold each cell's :math:`T^{\\text{mean}}_c` and
     :math:`T^{\\text{cov}}_c` (NaN for cells with fewer than ``min_count`` samples, which enter
     only the weights test), ``width`` each cell's width ratio; ``p_weights``, ``p_means`` and
-    ``p_covs`` are the three p-values and ``p_value`` their Bonferroni combination,
-    ``min(1, 3 min(p))``.
+    ``p_covs`` are the other p-values and ``p_value`` the Bonferroni combination of all four,
+    ``min(1, 4 min(p))``.
     """
 
     counts: np.ndarray
     expected: np.ndarray
     chi2_weights: float
     p_weights: float
+    off_fraction: float
+    p_off: float
     mean_chi2: np.ndarray
     p_means: float
     cov_chi2: np.ndarray
@@ -235,11 +242,6 @@ class ComponentTest(NamedTuple):
     def n(self) -> int:
         """Number of samples tested."""
         return int(self.counts.sum())
-
-    @property
-    def off_fraction(self) -> float:
-        """Fraction of the samples outside every component (the off cell)."""
-        return float(self.counts[-1] / self.counts.sum())
 
     @property
     def worst_width(self) -> float:
@@ -259,7 +261,8 @@ def component_test(samples, cells, *, min_count: int = 20) -> ComponentTest:
 
     Weights: a :math:`\chi^2` test of homogeneity between the sample counts and the reference
     counts of ``cells`` (cells empty in both are dropped; the reference sample's own noise is
-    part of the test, so it is calibrated at any ``n_reference``).  Means and covariances: the
+    part of the test, so it is calibrated at any ``n_reference``).  Off every mode: Fisher's
+    exact test, one-sided, of the sample's off fraction against the reference's.  Means and covariances: the
     sums over the cells with at least ``min_count`` samples of :math:`T^{\text{mean}}_c` and
     :math:`T^{\text{cov}}_c` (module docstring), referred to :math:`\chi^2` laws with
     :math:`d` and :math:`d(d+1)/2` degrees of freedom per cell.
@@ -283,8 +286,14 @@ def component_test(samples, cells, *, min_count: int = 20) -> ComponentTest:
     min_count = positive_int(min_count, "min_count", minimum=cells.dim + 2)
     x = as_points(samples, "samples", dim=cells.dim, min_points=2)
     G, d = cells.n_cells, cells.dim
-    counts = np.bincount(cells.assign(x), minlength=G + 1)
+    n = x.shape[0]
+    n_off = int(np.sum(cells.assign(x) == G))
+    _, p_off = stats.fisher_exact(
+        [[n_off, n - n_off], [cells._reference_off, cells.n_reference - cells._reference_off]],
+        alternative="greater",
+    )
     lab = cells.assign(x, off=False)
+    counts = np.bincount(lab, minlength=G)
     table = np.stack([counts, cells.reference_counts])
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] > 1:
@@ -299,7 +308,7 @@ def component_test(samples, cells, *, min_count: int = 20) -> ComponentTest:
         N = y.shape[0]
         if N < min_count:
             continue
-        scale = 1.0 / N + 1.0 / cells._moment_counts[c]
+        scale = 1.0 / N + 1.0 / cells.reference_counts[c]
         delta = y.mean(axis=0) - cells.means[c]
         mean_chi2[c] = delta @ np.linalg.solve(cells.covs[c], delta) / scale
         S = np.cov(y, rowvar=False).reshape(d, d)
@@ -310,10 +319,11 @@ def component_test(samples, cells, *, min_count: int = 20) -> ComponentTest:
     k = int(used.sum())
     p_m = float(stats.chi2.sf(mean_chi2[used].sum(), d * k)) if k else 1.0
     p_c = float(stats.chi2.sf(cov_chi2[used].sum(), k * d * (d + 1) // 2)) if k else 1.0
-    p = min(1.0, 3.0 * min(float(p_w), p_m, p_c))
+    p = min(1.0, 4.0 * min(float(p_w), float(p_off), p_m, p_c))
     return ComponentTest(
-        counts, cells.probs, float(chi2_w), float(p_w), mean_chi2, p_m, cov_chi2, p_c, width, p
-    )
+        counts, cells.probs, float(chi2_w), float(p_w), n_off / n, float(p_off),
+        mean_chi2, p_m, cov_chi2, p_c, width, p,
+    )  # fmt: skip
 
 
 def dataset_cells(name: str, *, n_reference: int = 200_000, generator=0) -> MixtureCells:
