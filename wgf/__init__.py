@@ -35,8 +35,11 @@ chapters of the book in ``book/``:
     the models' paths as curves in (P2, W2) (chapter 10): exact VP, VE and I-CFM curves of a
     mixture with their velocity fields and lengths, Gaussian (Bures) metric speeds; flow maps,
     transport costs against the optimal cost, W2 matrices between marginals and their MDS picture.
-``wgf.metrics``
-    W2 of generated samples against the data, as a robust ratio to the noise floor.
+``wgf.metrics``, ``wgf.components``, ``wgf.density_tests``, ``wgf.controls``
+    samples against the data: W2 as a robust ratio to the noise floor, paired comparisons with
+    an exact oracle, a permutation two-sample test; per-component weights, means and
+    covariances of mixtures; TV/KL against the exact density on a grid; and the negative
+    controls (samplers with a known defect) that every test must reject.
 ``wgf.rates``
     observed convergence orders (power-law fits with standard errors).
 ``wgf.plot``

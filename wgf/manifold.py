@@ -28,7 +28,7 @@ For a Gaussian-mixture target (every toy target of the book) three curves are ex
   also a gradient field;
 * ``"icfm"`` -- the marginal path of flow matching with the independent coupling
   :math:`x_t = (1-t)Z + tX`, :math:`t\in[0,1]` (prior at :math:`t = 0`), driven by the
-  marginal velocity :math:`v_t(x) = \mathbb E[X - Z \mid x_t = x]` (:func:`icfm_velocity`), which is
+  marginal velocity :math:`v_t(x) = \mathbb E[X - Z \mid x_t = x]` (:func:`wgf.metrics.icfm_velocity`), which is
   not a gradient field in general: :math:`\|v_t\|` only bounds the metric speed from above.
 
 :func:`curve_length` integrates :math:`\|v_t\|_{L^2(\rho_t)}` by quadrature in time with Monte
@@ -42,9 +42,9 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy.linalg import solve_continuous_lyapunov
-from scipy.special import softmax
 
 from ._checks import as_float_array, as_gaussian_pair, as_points, positive, positive_int
+from .metrics import icfm_velocity
 from .mixtures import GaussianMixture
 from .ot import gaussian_ot_map
 from .rng import as_generator
@@ -57,7 +57,6 @@ __all__ = [
     "curve_length",
     "gaussian_curve",
     "icfm_marginal",
-    "icfm_velocity",
     "ou_velocity",
     "time_grid",
     "trapezoid_weights",
@@ -278,45 +277,6 @@ def icfm_marginal(mixture, t) -> GaussianMixture:
         raise ValueError(f"t must lie in [0, 1], got {t!r}")
     covs = (1 - t) ** 2 * np.eye(mix.dim) + t**2 * mix.covs
     return GaussianMixture(mix.weights, t * mix.means, covs)
-
-
-def icfm_velocity(mixture):
-    r"""The exact marginal velocity of independent-coupling flow matching from :math:`\mathcal N(0, I)`.
-
-    Given the component :math:`k` of :math:`X`, the pair :math:`(x_t, X - Z)` is jointly Gaussian
-    with :math:`C_k = (1-t)^2I + t^2\Sigma_k = \operatorname{Cov}(x_t)` and
-    :math:`\operatorname{Cov}(X - Z, x_t) = t\Sigma_k - (1-t)I`, so
-
-    .. math::
-
-        v_t(x) = \mathbb E[X - Z \mid x_t = x]
-        = \sum_k \gamma_k(x)\,\bigl(m_k + (t\Sigma_k - (1-t)I)\,C_k^{-1}(x - t m_k)\bigr),
-
-    with :math:`\gamma_k` the posterior weights of the components of :func:`icfm_marginal`
-    :cite:p:`lipman2023flow,tong2024improving`.  Returns ``v(x, t)``, ``t`` in [0, 1].
-    """
-    mix = _mixture(mixture)
-    eye = np.eye(mix.dim)
-
-    def v(x, t):
-        x = as_points(x, "x", dim=mix.dim)
-        t = float(t)
-        if not 0.0 <= t <= 1.0:
-            raise ValueError(f"t must lie in [0, 1], got {t!r}")
-        C = (1 - t) ** 2 * eye + t**2 * mix.covs
-        Cinv = np.linalg.inv(C)
-        chol = np.linalg.cholesky(C)
-        r = x[:, None, :] - t * mix.means[None]
-        z = np.einsum("kij,nkj->nki", np.linalg.inv(chol), r, optimize=True)
-        with np.errstate(divide="ignore"):
-            logw = np.log(mix.weights)
-        logdet = 2 * np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
-        gamma = softmax(logw - 0.5 * logdet - 0.5 * np.sum(z * z, axis=2), axis=1)
-        gain = np.einsum("kij,kjl->kil", t * mix.covs - (1 - t) * eye, Cinv)
-        cond = mix.means[None] + np.einsum("kij,nkj->nki", gain, r, optimize=True)
-        return np.einsum("nk,nki->ni", gamma, cond)
-
-    return v
 
 
 # --------------------------------------------------------------------------------------------
