@@ -297,3 +297,24 @@ def test_dissipation_of_potential_energy_and_fisher_information():
         fn.dissipation(rho, np.ones(3), G2)
     with pytest.raises(ValueError, match="pi"):
         fn.kl(rho, 2 * pi, G2)
+
+
+def test_face_stencil_conserves_mass_and_checks_shapes():
+    g = fn.Grid(((-2.0, 2.0), (-1.0, 3.0)), (12, 9))
+    rng = np.random.default_rng(0)
+    phi = rng.normal(size=g.shape)
+    diffs = fn.face_differences(phi, g)
+    assert [d.shape for d in diffs] == [(11, 9), (12, 8)]
+    np.testing.assert_allclose(diffs[0], np.diff(phi, axis=0) / g.h[0])
+    div = fn.face_divergence([rng.normal(size=d.shape) for d in diffs], g)
+    assert abs(g.integrate(div)) < 1e-12  # no flux through the boundary: mass is conserved
+    with pytest.raises(ValueError, match="fluxes"):
+        fn.face_divergence([np.zeros((12, 9)), np.zeros((12, 8))], g)
+    with pytest.raises(ValueError, match="face_density"):
+        rho = g.normalise(np.ones(g.shape))
+        fn.wasserstein_gradient(rho, phi, g, face_density=[np.ones((11, 9))])
+
+
+def test_grid_rejects_infinite_cell_widths():
+    with pytest.raises(ValueError, match="finite, positive cell widths"):
+        fn.Grid((-1e308, 1e308), 10)

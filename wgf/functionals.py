@@ -101,9 +101,11 @@ class Grid:
         self.lower, self.upper = b[:, 0].copy(), b[:, 1].copy()
         self.d = d
         self.shape = self.n
-        self.h = tuple(
-            float((hi - lo) / k) for lo, hi, k in zip(self.lower, self.upper, self.n, strict=True)
-        )
+        with np.errstate(over="ignore"):  # an infinite width is reported just below
+            self.h = tuple(
+                float((hi - lo) / k)
+                for lo, hi, k in zip(self.lower, self.upper, self.n, strict=True)
+            )
         if not all(np.isfinite(hk) and hk > 0 for hk in self.h):
             raise ValueError(
                 f"bounds must give finite, positive cell widths, got h = {self.h} from {b.tolist()}"
