@@ -442,7 +442,7 @@ class DDPM(sampling.Model):
         return nets.numpy_predictor(self.module)
 
     def field(self, x, t) -> np.ndarray:
-        """Probability-flow velocity at book time ``t`` (:func:`vp_velocity` of :attr:`eps`)."""
+        """Probability-flow velocity at book time ``t`` (:func:`vp_velocity` of ``eps``)."""
         return vp_velocity(self.eps, self.betas)(x, t)
 
     def fit(self, progress: bool = True) -> np.ndarray:
@@ -494,7 +494,7 @@ class DDPM(sampling.Model):
 class DDIM(DDPM):
     """DDIM :cite:p:`song2021denoising` sampling of the network trained for ``"ddpm"``.
 
-    Same ``defaults``, training, clock and :meth:`field` as :class:`DDPM`; :meth:`sample` runs
+    Same ``defaults``, training, clock and :meth:`DDPM.field` as :class:`DDPM`; :meth:`sample` runs
     :func:`ddim_sample` (deterministic for ``eta = 0``: a discretisation of the probability
     flow) on ``steps`` evenly spaced timesteps.
     """

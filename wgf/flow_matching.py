@@ -449,8 +449,9 @@ class RectifiedFlow(_FlowMatching):
 
     The teacher is declared in ``requires = {"teacher": "i_cfm"}``: :mod:`wgf.zoo` trains or
     loads ``i_cfm`` on the same target and seed with the overrides ``config["teacher"]``
-    (default ``{}``: the teacher's cached default training) and passes it to :meth:`fit`.  Being part of the configuration, it is part of this model's cache key, so a
-    student is never served for another teacher.  A pool of ``pairs`` couples
+    (default ``{}``: the teacher's cached default training) and passes it to :meth:`fit`.
+    The teacher's key is part of this model's cache key, so a student is never served for
+    another teacher.  A pool of ``pairs`` couples
     :math:`(x_0, \hat x_1)`, :math:`\hat x_1` the teacher's Euler solution (``teacher_steps``
     steps) from :math:`x_0\sim\mathcal N(0,I)`, is drawn once; the student, initialised with the
     teacher's weights, is trained ``steps`` steps on minibatches of that pool.  The teacher's

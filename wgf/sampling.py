@@ -7,7 +7,7 @@ Every model served by :mod:`wgf.zoo` satisfies :class:`GenerativeModel`:
 * ``sample(n, steps, generator=None, *, x0=None, keep=None) -> Trajectory``: ``steps`` solver
   steps from the prior (book time :math:`t = 0`) to the data (:math:`t = 1`); ``x0`` of shape
   (n, d) replaces the prior draw (every model honours it); ``keep`` states are recorded;
-  :attr:`Trajectory.nfe <wgf.trajectory.Trajectory.nfe>` counts the network evaluations;
+  the trajectory's ``nfe`` counts the network evaluations;
 * ``field(x, t)``: the velocity the model integrates, on the same clock, so that
   :math:`\dot x = \text{field}(x, t)` carries the prior at :math:`t = 0` towards the data at
   :math:`t = 1` (a probability-flow velocity for diffusion, the learned velocity for flow
@@ -87,7 +87,7 @@ class GenerativeModel(Protocol):
 class Model:
     """Plumbing shared by the zoo models: the target, the prior and the start of a chain.
 
-    Subclasses call :meth:`_init_target` in their constructor; ``prior_scale`` is the standard
+    Subclasses call ``_init_target(target, name)`` in their constructor; ``prior_scale`` is the standard
     deviation of the isotropic Gaussian prior (1 unless the model says otherwise).
     """
 
