@@ -1,7 +1,7 @@
 """Input validation shared by the public functions of wgf (private module).
 
 Every check raises ``ValueError`` (or ``TypeError``) whose message names the offending
-argument and says what was expected, as DESIGN.md section 3 requires.  Each helper returns a
+argument and says what was expected, as the book's conventions require.  Each helper returns a
 float64 copy-or-view of its input so that callers can use the result directly.
 """
 
