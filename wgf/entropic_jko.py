@@ -44,7 +44,8 @@ def gaussian_entropic_jko_step_1d(mean, var, tau, gamma, target_mean=0.0, target
     """
     tau, gamma = positive(tau, "tau"), positive(gamma, "gamma")
     var, q = positive(var, "var"), positive(target_var, "target_var")
-    mean, b = float(mean), float(target_mean)
+    mean = float(as_float_array(mean, "mean"))
+    b = float(as_float_array(target_mean, "target_mean"))
 
     def eq(s):
         c = tau * (1.0 / q - 1.0 / s)
@@ -104,6 +105,8 @@ def entropic_jko_step(
     if np.any(target <= 0):
         raise ValueError("target must be strictly positive on the grid")
     tau, gamma = positive(tau, "tau"), positive(gamma, "gamma")
+    tol = positive(tol, "tol")
+    max_iter = positive_int(max_iter, "max_iter")
     Cg = (grid[:, None] - grid[None, :]) ** 2 / gamma
     kappa = (2 * tau / gamma) / (1 + 2 * tau / gamma)
     with np.errstate(divide="ignore"):
