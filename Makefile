@@ -108,9 +108,9 @@ lab: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 
-# Public versions only: a local label such as torch's `+cpu` is dropped (PEP 440 lets
-# `torch==2.13.0` match the local CPU wheel where a machine has one; the public index has no
-# `+cpu` release, so the label would break the install everywhere else).
+# Public versions only: a local version label (torch's CPU build carries one) is dropped.
+# PEP 440 lets `torch==2.13.0` match the local CPU wheel where a machine has one; the public
+# index has no release with such a label, so pinning it would break the install elsewhere.
 lock: $(STAMP)
 	{ echo '# Exact versions with which `make test` last passed (regenerate with `make lock`).'; \
 	  echo '# Used as a pip constraints file: it fixes versions without adding requirements.'; \

@@ -226,3 +226,12 @@ def test_input_masses_are_renormalised_and_the_fixed_point_residual_is_reported(
     assert fp_res[-1] < 1e-7 and fp_res[-1] < 1e-3 * fp_res[0]
     with pytest.raises(TypeError, match="vacuum_rtol"):
         bb.kinetic_action(np.ones((5, 8)), np.ones((1, 4, 8)), vacuum_rtol="0.1")
+
+
+def test_cell_averages_are_exact_and_checked():
+    r = bb.cell_averages(lambda x: x**2, 4)  # density 2x: averages 2 * centre
+    np.testing.assert_allclose(r, 2 * bb.cell_centres(4))
+    with pytest.raises(TypeError, match="cdf must be callable"):
+        bb.cell_averages(3, 4)
+    with pytest.raises(ValueError, match="non-decreasing"):
+        bb.cell_averages(lambda x: -x, 4)

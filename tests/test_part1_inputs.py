@@ -18,6 +18,7 @@ from wgf import functionals as fn
 from wgf import geodesics as geo
 from wgf import jko, rates
 from wgf import ot as wot
+from wgf import schedules as sch
 
 G1 = fn.Grid((-5.0, 5.0), 40)
 RHO1 = G1.normalise(np.exp(-0.5 * G1.points[..., 0] ** 2))
@@ -95,6 +96,15 @@ CALLS = {
         EP,
     ),
     "entropic_jko.grid_kl": (lambda a: ejko.grid_kl(a, EP), EP),
+    "schedules.alphas_cumprod": (lambda a: sch.alphas_cumprod(a), np.linspace(1e-4, 0.02, 10)),
+    "schedules.ou_times": (lambda a: sch.ou_times(a), np.linspace(1e-4, 0.02, 10)),
+    "schedules.betas_from_ou_times": (
+        lambda a: sch.betas_from_ou_times(a),
+        np.linspace(0.01, 1.0, 10),
+    ),
+    "schedules.cosine_alpha_bar": (lambda a: sch.cosine_alpha_bar(a), np.linspace(0.0, 1.0, 10)),
+    "schedules.vp_marginal": (lambda a: sch.vp_marginal(a), np.linspace(0.0, 1.0, 10)),
+    "schedules.ve_heat_time": (lambda a: sch.ve_heat_time(a), np.linspace(0.0, 5.0, 10)),
     "rates.fit_power_law": (
         lambda a: rates.fit_power_law(a, np.arange(1.0, a.size + 1) if np.ndim(a) == 1 else a),
         np.array([1.0, 2.0, 4.0, 8.0]),

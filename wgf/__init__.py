@@ -32,8 +32,11 @@ chapters of the book in ``book/``:
     the geodesic models: conditional flow matching with independent, minibatch-OT and
     rectified couplings, with Gaussian closed forms (chapter 8); Energy Matching, one scalar
     potential trained on the geodesic and sampled as a gradient flow (chapter 9).
-``wgf.metrics``
-    W2 of generated samples against the data, as a robust ratio to the noise floor.
+``wgf.metrics``, ``wgf.components``, ``wgf.density_tests``, ``wgf.controls``
+    samples against the data: W2 as a robust ratio to the noise floor, paired comparisons with
+    an exact oracle, a permutation two-sample test; per-component weights, means and
+    covariances of mixtures; TV/KL against the exact density on a grid; and the negative
+    controls (samplers with a known defect) that every test must reject.
 ``wgf.rates``
     observed convergence orders (power-law fits with standard errors).
 ``wgf.plot``

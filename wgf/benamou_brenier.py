@@ -52,13 +52,37 @@ from scipy.linalg import solve_banded
 
 from ._checks import as_float_array, positive, positive_int
 
-__all__ = ["BBResult", "cell_centres", "kinetic_action", "solve"]
+__all__ = ["BBResult", "cell_averages", "cell_centres", "kinetic_action", "solve"]
 
 
 def cell_centres(n: int) -> np.ndarray:
     r"""The cell centres :math:`x_i = (i + \frac12)/n`, :math:`i = 0..n-1`, of the periodic grid."""
     n = positive_int(n, "n", minimum=2)
     return (np.arange(n) + 0.5) / n
+
+
+def cell_averages(cdf, n: int) -> np.ndarray:
+    r"""Exact cell averages :math:`N\,(F(x_{i+1/2}) - F(x_{i-1/2}))` of a density on :math:`[0, 1)`.
+
+    Parameters
+    ----------
+    cdf : callable
+        the cumulative distribution function :math:`F` on :math:`[0, 1]` (vectorised).
+    n : int
+        number of cells.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        the averages, renormalised to mean one (the solver's normalisation).
+    """
+    if not callable(cdf):
+        raise TypeError(f"cdf must be callable, got {type(cdf).__name__}")
+    n = positive_int(n, "n", minimum=2)
+    r = np.diff(as_float_array(cdf(np.arange(n + 1) / n), "cdf(edges)")) * n
+    if np.any(r < 0) or r.sum() <= 0:
+        raise ValueError("cdf must be non-decreasing with F(1) > F(0)")
+    return r / r.mean()
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ import numpy as np
 from scipy import optimize
 from scipy.special import logsumexp
 
-from ._checks import as_float_array, as_weights, positive, positive_int
+from ._checks import as_float_array, positive, positive_int
+from .ot import _weights as as_weights  # dtype-aware: float32 weights summing to 1 accepted
 
 __all__ = [
     "entropic_jko_chain",
