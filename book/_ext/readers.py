@@ -104,13 +104,16 @@ def _notebook_download(app, pagename, templatename, context, doctree):
 
 
 def _show_defaults(app, what, name, obj, options, lines):
-    """Append a model class's ``defaults`` (its configuration) to its API documentation."""
-    defaults = getattr(obj, "defaults", None) if what == "class" else None
-    if not isinstance(defaults, dict) or not defaults:
+    """Append a model class's ``defaults`` (and ``sampler_defaults``) to its API documentation."""
+    if what != "class":
         return
-    lines += ["", ".. rubric:: Defaults", "", "Configuration used unless overridden:", ""]
-    lines += [f"* ``{key} = {value!r}``" for key, value in defaults.items()]
-    lines.append("")
+    for attr, heading in (("defaults", "Defaults"), ("sampler_defaults", "Sampler defaults")):
+        values = getattr(obj, attr, None)
+        if not isinstance(values, dict) or not values:
+            continue
+        lines += ["", f".. rubric:: {heading}", "", f"``{attr}``, used unless overridden:", ""]
+        lines += [f"* ``{key} = {value!r}``" for key, value in values.items()]
+        lines.append("")
 
 
 def _theme_defaults(app, config):
