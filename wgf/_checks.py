@@ -1,8 +1,8 @@
 """Input validation shared by the public functions of wgf (private module).
 
 Every check raises ``ValueError`` (or ``TypeError``) whose message names the offending
-argument and says what was expected, as DESIGN.md section 3 requires.  Each helper returns a
-float64 copy-or-view of its input so that callers can use the result directly.
+argument and says what was expected, as the conventions of the book's Design page require.
+Each helper returns a float64 copy-or-view of its input so that callers can use the result directly.
 """
 
 from __future__ import annotations
