@@ -19,6 +19,8 @@ BOOK_ENV    := WGF_BOOK_BUILD=1
 CHAPTERS    ?=
 CHAPTER_FILES = $(foreach c,$(CHAPTERS),$(or $(wildcard book/$(c)_*.md),$(error no chapter book/$(c)_*.md)))
 LAB_FLAGS   ?=
+# Jupyter refuses to run as root unless told; containers often are root.
+LAB_ROOT    := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: help install book test lint unit book-strict browser figures notebooks lab bench lock clean
 
@@ -99,7 +101,7 @@ notebooks: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/python -m pip install $(PIP_FLAGS) --quiet -c constraints.txt -e ".[lab]"
 	$(BIN)/python book/_ext/lab_setup.py
-	cd book && ../$(BIN)/jupyter lab $(LAB_FLAGS)
+	cd book && ../$(BIN)/jupyter lab $(LAB_ROOT) $(LAB_FLAGS)
 
 # Performance goals are measured here, never in the tests: (a) training throughput of every
 # model family idle and beside one busy process, (b) chapter times of the last build vs budgets.

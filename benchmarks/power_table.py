@@ -71,7 +71,7 @@ def dump(out: Path, seeds, tag: str, overrides, models) -> None:
                         sampler = diffusion.ddpm_sample if name == "ddpm" else diffusion.ddim_sample
                         args = (m.eps, m.betas) if name == "ddpm" else (m.eps, m.betas, s)
                         kw = {"steps": s} if name == "ddpm" else {}
-                        res[f"s{s}"] = sampler(*args, x_T=x0, generator=7, keep=2, **kw).samples
+                        res[f"s{s}"] = sampler(*args, x0=x0, generator=7, keep=2, **kw).samples
                     elif name == "ncsn":
                         res[f"s{s}"] = m.sample(N, s, generator=7, keep=2).samples
                     else:
@@ -79,7 +79,7 @@ def dump(out: Path, seeds, tag: str, overrides, models) -> None:
                 if name == "ddim":
                     exact = diffusion.mixture_eps(data.get(ds), m.betas)
                     res["exact"] = diffusion.ddim_sample(
-                        exact, m.betas, STEPS[name][0], x_T=x0, keep=2
+                        exact, m.betas, STEPS[name][0], x0=x0, keep=2
                     ).samples
                 np.savez(out / f"{tag}-{name}-{ds}-s{seed}.npz", **res)
                 info = {"tag": tag, "model": name, "dataset": ds, "seed": seed, "config": over,

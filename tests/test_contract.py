@@ -135,3 +135,13 @@ def test_models_are_deterministic_across_loads(models, name):
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+
+
+def test_probability_flow_solvers_of_the_diffusion_models(models):
+    for model in (models["ddim"], models["ncsn"]):
+        x0 = model.prior(6, generator=0)
+        tr = model.sample(None, 5, x0=x0, solver="heun")
+        assert tr.nfe == 10 and len(tr) == 6
+        np.testing.assert_array_equal(tr.prior, x0)
+        with pytest.raises(ValueError, match="solver"):
+            model.sample(None, 5, x0=x0, solver="rk45")

@@ -300,3 +300,17 @@ def test_vp_velocity_of_the_exact_eps_carries_a_gaussian_to_the_target():
     tr = ode(v, x0, 200, method="heun", keep=2)
     assert tr.nfe == 400
     _moments_ok(tr.samples, GAUSS)
+
+
+def test_ddim_and_the_probability_flow_field_share_one_clock():
+    # DDIM (eta = 0) with many steps and Heun on vp_velocity discretise the same ODE: their
+    # endpoints from the same x_T agree to discretisation error; a reversed clock would not
+    from wgf.sampling import ode
+
+    eps = mixture_eps(data.eight_gaussians(), BETAS)
+    xT = np.random.default_rng(5).normal(size=(200, 2))
+    ddim = ddim_sample(eps, BETAS, 1000, 0.0, x0=xT).samples
+    pf = ode(vp_velocity(eps, BETAS), xT, 250, method="heun").samples
+    assert np.abs(ddim - pf).max() < 0.05
+    backwards = ode(lambda x, t: vp_velocity(eps, BETAS)(x, 1 - t), xT, 250).samples
+    assert np.abs(ddim - backwards).max() > 5 * 0.05  # rejected by the same tolerance

@@ -18,6 +18,7 @@ from wgf.energy_matching import (
     temperature,
 )
 from wgf.mixtures import GaussianMixture
+from wgf.nets import ScalarPotential
 
 # --- temperature schedule -------------------------------------------------------------------
 
@@ -286,3 +287,24 @@ def test_model_bad_input():
     assert model.sample(4, 3, x0=np.zeros((4, 2))).x.shape == (4, 4, 2)
     with pytest.raises(ValueError, match="x"):
         model.energy(np.zeros((4, 3)))
+
+
+def test_losses_and_weights_reject_bad_tensors():
+    with pytest.raises(ValueError, match="t contains NaN"):
+        flow_weight(torch.tensor([0.5, float("nan")]))
+    V = ScalarPotential(2, 8, 1)
+    with pytest.raises(TypeError, match=r"x_data must be a torch\.Tensor"):
+        contrastive_divergence_loss(V, np.zeros((3, 2)), torch.zeros(3, 2))
+    with pytest.raises(TypeError, match=r"x0 must be a torch\.Tensor"):
+        flow_matching_loss(V, np.zeros((4, 2)), torch.zeros(4, 2), torch.zeros(4))
+    with pytest.raises(TypeError, match="potential"):
+        flow_matching_loss(3, torch.zeros(4, 2), torch.zeros(4, 2), torch.zeros(4))
+
+
+def test_flow_matching_loss_is_cfm_loss_with_minus_grad_v():
+    from wgf.flow_matching import cfm_loss
+
+    V = ScalarPotential(2, 8, 1)
+    x0, x1, t = torch.randn(16, 2), torch.randn(16, 2), torch.rand(16)
+    want = cfm_loss(lambda x, s: -V.grad(x, create_graph=True), x0, x1, t)
+    assert float(flow_matching_loss(V, x0, x1, t)) == float(want)

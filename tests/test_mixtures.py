@@ -432,3 +432,26 @@ def test_cdf_and_ppf_of_a_1d_mixture():
         g.ppf([0.0, 0.5])
     with pytest.raises(ValueError, match="1-D mixtures"):
         GaussianMixture([1.0], [[0.0, 0.0]], [np.eye(2)]).cdf([[0.0, 0.0]])
+
+
+def test_score_far_away_raises_instead_of_nan():
+    mix = GaussianMixture([0.5, 0.5], [[0.0, 0.0], [1.0, 1.0]], [np.eye(2), np.eye(2)])
+    with pytest.raises(ValueError, match="x is too far"):
+        mix.score(np.array([[1e200, 0.0]]))
+    assert np.all(np.isfinite(mix.score(np.array([[1e100, 0.0]]))))
+
+
+def test_float32_and_noncontiguous_weights_are_accepted():
+    w32 = np.full(10, 0.1, dtype=np.float32)  # sums to 1 only within float32 rounding
+    mix = GaussianMixture(w32, np.zeros((10, 2)), np.broadcast_to(np.eye(2), (10, 2, 2)))
+    assert mix.weights.dtype == np.float64 and abs(mix.weights.sum() - 1) < 1e-15
+    w = np.array([0.1, 0.2, 0.3, 0.4])[::-1]
+    mix = GaussianMixture(w, np.zeros((4, 1)), np.ones((4, 1, 1)))
+    np.testing.assert_array_equal(mix.weights, w)
+    with pytest.raises(ValueError, match="sum to 1"):
+        GaussianMixture(np.full(10, 0.1001), np.zeros((10, 1)), np.ones((10, 1, 1)))
+
+
+def test_smoothed_with_an_overflowing_sigma_is_a_value_error():
+    with pytest.raises(ValueError, match="sigma must be at most"):
+        GaussianMixture([1.0], [[0.0]], [[[1.0]]]).smoothed(1e200)

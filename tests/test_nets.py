@@ -101,3 +101,30 @@ def test_time_mlp_from_config_matches_the_constructor_and_ignores_other_keys():
         torch.testing.assert_close(pa, pb, rtol=0, atol=0)
     with pytest.raises(ValueError, match="hidden"):
         TimeMLP.from_config(2, {**cfg, "hidden": 0})
+
+
+def test_bad_inputs_name_the_argument():
+    net = TimeMLP(2, hidden=8, depth=1, embed_dim=4)
+    x = torch.zeros(3, 2)
+    with pytest.raises(ValueError, match="t contains NaN"):
+        net(x, float("nan"))
+    with pytest.raises(ValueError, match="t must be a scalar or hold n=3"):
+        net(x, torch.zeros(2))
+    with pytest.raises(TypeError, match="x must have the network's dtype"):
+        net(x.double(), 0.5)
+    with pytest.raises(TypeError, match=r"x must be a torch\.Tensor"):
+        net(np.zeros((3, 2), dtype=np.float32), 0.5)
+    with pytest.raises(ValueError, match="x contains NaN"):
+        net(torch.full((3, 2), float("nan")), 0.5)
+    pot = ScalarPotential(2, hidden=8, depth=1)
+    with pytest.raises(ValueError, match="x contains NaN"):
+        pot(torch.full((3, 2), float("inf")))
+    with pytest.raises(TypeError, match=r"x must be a torch\.Tensor"):
+        pot.grad(np.zeros((3, 2), dtype=np.float32))
+    for bad in ("abc", 1.5, True):
+        with pytest.raises(TypeError, match="seed"):
+            with seeded(bad):
+                pass
+    with pytest.raises(ValueError, match="seed"):
+        with seeded(-1):
+            pass

@@ -8,15 +8,9 @@ from hypothesis import strategies as st
 
 from wgf import zoo
 from wgf.mixtures import GaussianMixture
+from wgf.sampling import annealed_langevin, langevin
 from wgf.schedules import ve_sigmas
-from wgf.score_matching import (
-    NCSN,
-    annealed_langevin,
-    dsm_loss,
-    langevin,
-    level_time,
-    mixture_score,
-)
+from wgf.score_matching import NCSN, dsm_loss, level_time, mixture_score
 
 MIX = GaussianMixture(
     [0.3, 0.7], [[-1.0, 0.5], [1.5, -0.5]], [[[0.5, 0.1], [0.1, 0.3]], 0.2 * np.eye(2)]

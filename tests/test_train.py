@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from wgf.train import TrainResult, fit
+from wgf.train import TrainResult, ema_binds_from, fit
 
 
 def regression_problem():
@@ -54,3 +54,44 @@ def test_fit_bad_input_and_nan():
         fit("net", loss, steps=1)
     with pytest.raises(ValueError, match=r"nan"):
         fit(lin, lambda rng, k: lin.weight.sum() * float("nan"), steps=3, progress=False)
+
+
+def test_seed_and_settings_are_checked():
+    net = torch.nn.Linear(1, 1)
+
+    def loss(rng, step):
+        return (net.weight**2).sum()
+
+    for bad in (1.5, "0", True):
+        with pytest.raises(TypeError, match="seed"):
+            fit(net, loss, steps=2, seed=bad, progress=False)
+    with pytest.raises(ValueError, match="seed"):
+        fit(net, loss, steps=2, seed=-1, progress=False)
+    with pytest.raises(TypeError, match="lr_decay"):
+        fit(net, loss, steps=2, lr_decay="yes", progress=False)
+    with pytest.raises(ValueError, match="weight_decay"):
+        fit(net, loss, steps=2, weight_decay=-1.0, progress=False)
+
+
+def test_ema_binds_from_is_where_the_warm_up_reaches_ema():
+    for ema in (0.99, 0.995, 0.997, 0.998, 0.999):
+        k = ema_binds_from(ema)
+        assert (1 + k) / (10 + k) >= ema > (1 + k - 1) / (10 + k - 1)
+    with pytest.raises(ValueError, match="ema"):
+        ema_binds_from(1.0)
+
+
+def test_every_zoo_default_ema_binds_within_its_default_run():
+    # an ema the warm-up never reaches would be inert; the zoo's defaults all average
+    from wgf import zoo
+
+    for name in zoo.names():
+        cls = zoo._resolve(zoo._REGISTRY[name].target)
+        c = cls.defaults
+        runs = (
+            [(c["ema"], c["phase1_steps"]), (c["ema_phase2"], c["phase2_steps"])]
+            if "phase1_steps" in c
+            else [(c["ema"], c["steps"])]
+        )
+        for ema, steps in runs:
+            assert ema_binds_from(ema) < 0.95 * steps, (name, ema, steps)

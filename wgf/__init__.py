@@ -19,10 +19,13 @@ chapters of the book in ``book/``:
     machinery for Part II: Gaussian mixtures with exact densities, scores, OU (VP) and heat (VE)
     marginals; the toy targets as mixtures; the DDPM/cosine/VP/VE schedules and the exact
     correspondence between a DDPM step and an Ornstein-Uhlenbeck time step.
-``wgf.trajectory``, ``wgf.nets``, ``wgf.train``, ``wgf.couplings``, ``wgf.zoo``
-    model machinery: the path every sampler returns (prior at t=0, data at t=1), time-conditioned
-    MLPs and scalar potentials, one seeded training loop, independent and minibatch-OT pairings,
-    and the on-disk cache of trained models (``zoo.get(name, dataset)``).
+``wgf.trajectory``, ``wgf.sampling``, ``wgf.nets``, ``wgf.train``, ``wgf.threads``,
+``wgf.couplings``, ``wgf.zoo``
+    model machinery: the path every sampler returns (prior at t=0, data at t=1), the one
+    sampling kernel and the contract every generative model follows, time-conditioned
+    MLPs and scalar potentials, one seeded training loop, the thread policy of the small
+    networks, independent and minibatch-OT pairings, and the on-disk cache of trained models
+    (``zoo.get(name, target)``, the target a dataset name, a mixture or your own points).
 ``wgf.diffusion``, ``wgf.score_matching``
     the gradient-flow samplers: DDPM, DDIM and the transport + Langevin split (chapter 6);
     Langevin and annealed Langevin dynamics, NCSN (chapter 7); all run exact mixture oracles or

@@ -38,10 +38,18 @@ def as_points(x, name: str, *, dim: int | None = None, min_points: int = 1) -> n
 
 
 def as_weights(a, n: int, name: str, *, atol: float = 1e-9) -> np.ndarray:
-    """Probability weights of length n: non-negative, summing to one.  ``None`` -> uniform."""
+    r"""Probability weights of length n: non-negative, summing to one.  ``None`` -> uniform.
+
+    The sum may miss 1 by ``atol`` or by the rounding of the input's own precision
+    (:math:`n\,\epsilon` of its float type, e.g. float32 weights); the result is a contiguous
+    float64 array.
+    """
     if a is None:
         return np.full(n, 1.0 / n)
-    w = as_float_array(a, name)
+    in_dtype = getattr(a, "dtype", None)
+    if in_dtype is not None and np.issubdtype(in_dtype, np.floating):
+        atol = max(atol, 4 * max(n, 1) * float(np.finfo(in_dtype).eps))
+    w = np.ascontiguousarray(as_float_array(a, name))
     if w.ndim != 1 or w.shape[0] != n:
         raise ValueError(f"{name} must have shape ({n},) to match its points, got {w.shape}")
     if np.any(w < 0):
@@ -49,6 +57,8 @@ def as_weights(a, n: int, name: str, *, atol: float = 1e-9) -> np.ndarray:
     total = w.sum()
     if abs(total - 1.0) > atol:
         raise ValueError(f"{name} must sum to 1, sums to {total:.12g}")
+    if in_dtype is not None and in_dtype != np.float64:
+        w = w / total  # lower-precision input: renormalise in float64
     return w
 
 
@@ -124,7 +134,7 @@ def nonnegative(value, name: str) -> float:
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}") from exc
     if not np.isfinite(v) or v < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
     return v
 
 

@@ -58,8 +58,16 @@ import numpy as np
 import torch
 
 from . import nets, sampling, train
-from ._checks import as_float_array, as_points, positive, positive_int
+from ._checks import (
+    as_float_array,
+    as_points,
+    nonnegative,
+    positive,
+    positive_int,
+    unit_interval,
+)
 from .couplings import minibatch_ot
+from .flow_matching import cfm_loss
 from .trajectory import Trajectory
 
 __all__ = [
@@ -70,18 +78,6 @@ __all__ = [
     "sample_energy",
     "temperature",
 ]
-
-
-def _real(value, name: str, *, below: float | None = None) -> float:
-    """A finite real number >= 0 (and < ``below`` if given)."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}") from exc
-    if not (np.isfinite(v) and v >= 0 and (below is None or v < below)):
-        bound = "" if below is None else f" and < {below}"
-        raise ValueError(f"{name} must be finite, >= 0{bound}, got {value!r}")
-    return v
 
 
 def temperature(t, tau_star: float = 0.8, eps_max: float = 0.15):
@@ -107,8 +103,8 @@ def temperature(t, tau_star: float = 0.8, eps_max: float = 0.15):
     float or ndarray
         :math:`\varepsilon(t)`, of the shape of ``t``.
     """
-    tau_star = _real(tau_star, "tau_star", below=1.0)
-    eps_max = _real(eps_max, "eps_max")
+    tau_star = unit_interval(tau_star, "tau_star", closed_right=False)
+    eps_max = nonnegative(eps_max, "eps_max")
     tt = as_float_array(t, "t")
     if np.any(tt < 0):
         raise ValueError("t must be non-negative")
@@ -119,8 +115,10 @@ def temperature(t, tau_star: float = 0.8, eps_max: float = 0.15):
 def flow_weight(t, tau_star: float = 0.8):
     r"""Weight of the flow-matching term in phase 2: 1 for :math:`t<\tau^*`, then
     :math:`(1-t)/(1-\tau^*)`, reaching 0 at :math:`t = 1` (numpy or torch input)."""
-    tau_star = _real(tau_star, "tau_star", below=1.0)
+    tau_star = unit_interval(tau_star, "tau_star", closed_right=False)
     if isinstance(t, torch.Tensor):
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError("t contains NaN or Inf")
         return ((1.0 - t) / (1.0 - tau_star)).clamp(0.0, 1.0)
     return np.clip((1.0 - as_float_array(t, "t")) / (1.0 - tau_star), 0.0, 1.0)
 
@@ -175,9 +173,9 @@ def sample_energy(
     dt = 1.0 / steps if dt is None else positive(dt, "dt")
     if callable(eps_schedule):
         schedule = eps_schedule
-        eps_schedule = lambda t: _real(schedule(t), "eps_schedule")  # noqa: E731
+        eps_schedule = lambda t: nonnegative(schedule(t), "eps_schedule")  # noqa: E731
     else:
-        eps_schedule = _real(eps_schedule, "eps_schedule")
+        eps_schedule = nonnegative(eps_schedule, "eps_schedule")
     grad = sampling.Field(grad_V, "grad_V", model="energy sampler")
     return sampling.langevin(
         lambda x: -grad(x), x0, dt, steps, generator, keep, temperature=eps_schedule,
@@ -185,19 +183,17 @@ def sample_energy(
     )  # fmt: skip
 
 
-def _potential_grad(potential, x: torch.Tensor) -> torch.Tensor:
-    x = x.detach().requires_grad_(True)
-    (g,) = torch.autograd.grad(potential(x).sum(), x, create_graph=True)
-    return g
-
-
 def flow_matching_loss(potential, x0, x1, t, weight=None) -> torch.Tensor:
     r"""Phase-1 loss :math:`\mathbb E\,w(t)\,|-\nabla V_\theta(x_t) - (x_1 - x_0)|^2`.
 
+    :func:`wgf.flow_matching.cfm_loss` with the velocity :math:`-\nabla V_\theta`
+    (:meth:`wgf.nets.ScalarPotential.grad`, with the graph kept so that the loss is
+    differentiable in :math:`\theta`, a second derivative).
+
     Parameters
     ----------
-    potential : callable
-        Torch callable ``V(x) -> (n,)`` (differentiable in ``x`` and in its parameters).
+    potential : wgf.nets.ScalarPotential
+        The potential :math:`V_\theta`.
     x0, x1 : tensors (n, d)
         Coupled pairs (e.g. re-paired by :func:`wgf.couplings.minibatch_ot`).
     t : tensor (n,)
@@ -208,20 +204,18 @@ def flow_matching_loss(potential, x0, x1, t, weight=None) -> torch.Tensor:
     Returns
     -------
     torch.Tensor
-        Scalar; the sum over coordinates, the mean over the batch.  Differentiable in
-        :math:`\theta` through :math:`\nabla V_\theta` (a second derivative).
+        Scalar; the sum over coordinates, the mean over the batch.
     """
-    if x0.ndim != 2 or x0.shape != x1.shape:
-        raise ValueError(f"x0 and x1 must have one shape (n, d), got {x0.shape}, {x1.shape}")
-    if t.shape != (x0.shape[0],):
-        raise ValueError(f"t must have shape ({x0.shape[0]},), got {tuple(t.shape)}")
-    xt = (1 - t)[:, None] * x0 + t[:, None] * x1
-    err = ((-_potential_grad(potential, xt) - (x1 - x0)) ** 2).sum(dim=1)
-    return err.mean() if weight is None else (weight * err).mean()
+    if not callable(potential):
+        raise TypeError(f"potential must be callable as V(x), got {type(potential).__name__}")
+    return cfm_loss(lambda x, s: -nets.gradient(potential, x, create_graph=True), x0, x1, t, weight)
 
 
 def contrastive_divergence_loss(potential, x_data, x_neg) -> torch.Tensor:
     r""":math:`\mathbb E_{\rm data}V_\theta - \mathbb E_{\rm neg}V_\theta` (negatives detached)."""
+    for name, v in (("x_data", x_data), ("x_neg", x_neg)):
+        if not isinstance(v, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(v).__name__}")
     if x_data.ndim != 2 or x_neg.ndim != 2 or x_data.shape[1] != x_neg.shape[1]:
         raise ValueError("x_data and x_neg must have shapes (n, d) and (m, d)")
     return potential(x_data).mean() - potential(x_neg.detach()).mean()
@@ -244,7 +238,8 @@ class EnergyMatching(sampling.Model):
     """Energy Matching on a target (zoo name ``"energy_matching"``).
 
     ``defaults``: ``hidden``, ``depth``, ``activation`` (the potential); ``batch``, ``lr``,
-    ``grad_clip``, ``ema``, ``phase1_steps``, ``phase2_steps`` (training); ``eps_max``,
+    ``lr_decay``, ``grad_clip``, ``ema`` and ``ema_phase2`` (the weight averages of the two
+    phases), ``phase1_steps``, ``phase2_steps`` (training); ``eps_max``,
     ``tau_star`` (the temperature schedule); ``cd_weight`` and ``flow_weight`` (phase-2 loss
     weights; the CD term is divided by :math:`\\varepsilon_{\\max}`, the scale of the
     log-likelihood gradient of :math:`p_\\theta`); ``neg_steps`` and ``neg_dt`` (Langevin steps
@@ -270,7 +265,8 @@ class EnergyMatching(sampling.Model):
         "lr": 3e-3,
         "lr_decay": True,
         "grad_clip": None,
-        "ema": 0.995,
+        "ema": 0.995,  # phase 1: binds from step 1790 (wgf.train.ema_binds_from)
+        "ema_phase2": 0.99,  # phase 2 restarts the average: binds from step 890
         "phase1_steps": 3000,
         "phase2_steps": 1500,
         "eps_max": 0.15,
@@ -294,9 +290,9 @@ class EnergyMatching(sampling.Model):
             raise ValueError(f"chains must be smaller than batch={batch}, got {c['chains']}")
         for key in ("eps_max", "neg_dt", "lr"):
             positive(c[key], key)
-        _real(c["tau_star"], "tau_star", below=1.0)
+        unit_interval(c["tau_star"], "tau_star", closed_right=False)
         for key in ("cd_weight", "flow_weight"):
-            _real(c[key], key)
+            nonnegative(c[key], key)
         with nets.seeded(self.seed):
             pot = nets.ScalarPotential(self.dim, c["hidden"], c["depth"], c["activation"])
         self.module = _Pair(pot)
@@ -332,11 +328,11 @@ class EnergyMatching(sampling.Model):
         x0, x1 = minibatch_ot(z, self.target.sample(b, rng), rng)
         return _tensor(x0), _tensor(x1), _tensor(rng.random(b))
 
-    def _train(self, loss, steps, seed, desc, progress):
+    def _train(self, loss, steps, seed, desc, progress, ema):
         c = self.config
-        return train.fit(
-            self.module.potential, loss, steps=steps, lr=c["lr"], lr_decay=c["lr_decay"],
-            grad_clip=c["grad_clip"], ema=c["ema"], seed=seed, progress=progress, desc=desc,
+        return train.fit_config(
+            self.module.potential, loss, c, seed=seed, progress=progress, desc=desc, steps=steps,
+            ema=ema,
         )  # fmt: skip
 
     def fit(self, progress: bool = True) -> np.ndarray:
@@ -344,7 +340,7 @@ class EnergyMatching(sampling.Model):
         c, pot, b = self.config, self.module.potential, self.config["batch"]
         r1 = self._train(
             lambda rng, step: flow_matching_loss(pot, *self._pairs(rng, b)),
-            c["phase1_steps"], self.seed, "energy matching, phase 1", progress,
+            c["phase1_steps"], self.seed, "energy matching, phase 1", progress, c["ema"],
         )  # fmt: skip
         self.module.warm.load_state_dict(pot.state_dict())
         grad, sched = self.grad(), self.schedule()
@@ -365,8 +361,9 @@ class EnergyMatching(sampling.Model):
             return c["flow_weight"] * fm + (c["cd_weight"] / c["eps_max"]) * cd
 
         r2 = self._train(
-            phase2, c["phase2_steps"], self.seed + 1, "energy matching, phase 2", progress
-        )
+            phase2, c["phase2_steps"], self.seed + 1, "energy matching, phase 2", progress,
+            c["ema_phase2"],
+        )  # fmt: skip
         return np.concatenate([r1.losses, r2.losses])
 
     def field(self, x, t=None) -> np.ndarray:

@@ -30,37 +30,37 @@ coupling, :math:`\rho_t` is McCann's interpolation and :math:`v` minimises the B
 action (chapter 02).
 
 Between Gaussians both marginal velocities are affine and known in closed form
-(:func:`gaussian_ot_velocity`, :func:`gaussian_icfm_velocity`); :func:`gaussian_flow` integrates
-the mean and covariance of :math:`\rho_t` under any affine field, with its kinetic action.
-:func:`euler_sample` integrates any numpy velocity ``v(x, t)``, a network or an oracle.
+(:mod:`wgf.gaussian_flows`).  :func:`euler_sample` integrates any numpy velocity ``v(x, t)``,
+a network or an oracle (through :func:`wgf.sampling.ode`).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, NamedTuple
+from typing import ClassVar
 
 import numpy as np
 import torch
 
 from . import nets, sampling, train
-from ._checks import as_float_array, as_gaussian_pair, as_points, positive, positive_int
+from ._checks import as_float_array, as_points, positive, positive_int
 from .couplings import _pair, independent, minibatch_ot
-from .ot import gaussian_ot_map
+from .gaussian_flows import (  # noqa: F401  (moved to wgf.gaussian_flows; old imports keep working)
+    GaussianFlow,
+    GaussianVelocity,
+    gaussian_flow,
+    gaussian_icfm_velocity,
+    gaussian_ot_velocity,
+)
 from .trajectory import Trajectory
 
 __all__ = [
     "ICFM",
     "OTCFM",
-    "GaussianFlow",
-    "GaussianVelocity",
     "RectifiedFlow",
     "cfm_loss",
     "conditional_path",
     "conditional_velocity",
     "euler_sample",
-    "gaussian_flow",
-    "gaussian_icfm_velocity",
-    "gaussian_ot_velocity",
 ]
 
 
@@ -93,17 +93,25 @@ def conditional_velocity(x0, x1) -> np.ndarray:
     return x1 - x0
 
 
-def cfm_loss(net, x0, x1, t) -> torch.Tensor:
-    r"""Conditional flow-matching loss :math:`\operatorname{mean}_i|v_\theta(x_t^i,t_i)-(x_1^i-x_0^i)|^2`.
+def cfm_loss(net, x0, x1, t, weight=None) -> torch.Tensor:
+    r"""Conditional flow-matching loss :math:`\operatorname{mean}_i w_i|v_\theta(x_t^i,t_i)-(x_1^i-x_0^i)|^2`.
 
-    ``net(x, t)`` is a torch module; ``x0``, ``x1`` (n, d) and ``t`` (n,) are float32 tensors.
+    ``net(x, t)`` is a torch callable (a module, or e.g. :math:`-\nabla V_\theta`); ``x0``,
+    ``x1`` (n, d) and ``t`` (n,) are float32 tensors; ``weight`` (n,) optional per-sample
+    weights :math:`w_i` (default 1).
     """
+    for name, v in (("x0", x0), ("x1", x1), ("t", t)):
+        if not isinstance(v, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(v).__name__}")
     if x0.ndim != 2 or x0.shape != x1.shape:
         raise ValueError(f"x0 and x1 must have the same shape (n, d), got {x0.shape}, {x1.shape}")
     if t.shape != (x0.shape[0],):
         raise ValueError(f"t must have shape ({x0.shape[0]},), got {tuple(t.shape)}")
+    if weight is not None and tuple(weight.shape) != (x0.shape[0],):
+        raise ValueError(f"weight must have shape ({x0.shape[0]},), got {tuple(weight.shape)}")
     xt = (1.0 - t[:, None]) * x0 + t[:, None] * x1
-    return ((net(xt, t) - (x1 - x0)) ** 2).sum(dim=1).mean()
+    err = ((net(xt, t) - (x1 - x0)) ** 2).sum(dim=1)
+    return err.mean() if weight is None else (weight * err).mean()
 
 
 # --------------------------------------------------------------------------------------------
@@ -148,169 +156,6 @@ def euler_sample(
 
 
 # --------------------------------------------------------------------------------------------
-# Gaussian closed forms
-# --------------------------------------------------------------------------------------------
-
-
-class GaussianVelocity:
-    r"""Affine velocity :math:`v_t(x) = B_t (x - m_t) + (m_1 - m_0)`, :math:`m_t = (1-t)m_0 + t m_1`.
-
-    ``matrix(t)`` returns :math:`B_t`; the instance is callable as ``v(x, t)``.
-    """
-
-    def __init__(self, m0, m1, matrix, name: str = "affine"):
-        self.m0, self.m1 = np.asarray(m0, float), np.asarray(m1, float)
-        self._matrix = matrix
-        self.name = name
-
-    def mean(self, t) -> np.ndarray:
-        return (1.0 - t) * self.m0 + t * self.m1
-
-    def matrix(self, t) -> np.ndarray:
-        t = float(t)
-        if not 0.0 <= t <= 1.0:
-            raise ValueError(f"t must lie in [0, 1], got {t}")
-        return self._matrix(t)
-
-    def __call__(self, x, t) -> np.ndarray:
-        x = as_points(x, "x", dim=self.m0.shape[0])
-        return (x - self.mean(t)) @ self.matrix(t).T + (self.m1 - self.m0)
-
-    def __repr__(self) -> str:
-        return f"GaussianVelocity({self.name}, d={self.m0.shape[0]})"
-
-
-def gaussian_ot_velocity(m0, S0, m1, S1) -> GaussianVelocity:
-    r"""Marginal velocity of flow matching with the exact OT coupling, between two Gaussians.
-
-    The OT coupling pairs :math:`x_1 = T(x_0) = m_1 + A(x_0 - m_0)` (:func:`wgf.ot.gaussian_ot_map`),
-    so :math:`x_t = m_t + M_t (x_0 - m_0)` with :math:`M_t = (1-t)I + tA`: McCann's interpolation
-    (:func:`wgf.geodesics.mccann_gaussian`).  Every path is straight, and :math:`M_t` is invertible
-    (:math:`A` is SPD), so the conditional target is a function of :math:`x_t`:
-
-    .. math::
-
-        v_t(x) = x_1 - x_0 = (m_1 - m_0) + (A - I)(x_0 - m_0)
-               = (A - I) M_t^{-1} (x - m_t) + (m_1 - m_0).
-
-    Its action :math:`\int_0^1\mathbb E|v_t(x_t)|^2dt = \mathbb E|T(x_0) - x_0|^2 = W_2^2`.
-    """
-    m0, S0, m1, S1 = as_gaussian_pair(m0, S0, m1, S1)
-    A = gaussian_ot_map(m0, S0, m1, S1).matrix
-    eye = np.eye(m0.shape[0])
-
-    def matrix(t):
-        M = (1.0 - t) * eye + t * A
-        return np.linalg.solve(M.T, (A - eye).T).T
-
-    return GaussianVelocity(m0, m1, matrix, "ot")
-
-
-def gaussian_icfm_velocity(m0, S0, m1, S1) -> GaussianVelocity:
-    r"""Marginal velocity of flow matching with the independent coupling, between two Gaussians.
-
-    With :math:`x_0 \sim \mathcal N(m_0, \Sigma_0)` and :math:`x_1\sim\mathcal N(m_1,\Sigma_1)`
-    independent, :math:`(x_t, x_1 - x_0)` is jointly Gaussian: :math:`x_t` has mean :math:`m_t`
-    and covariance :math:`\Sigma_t = (1-t)^2\Sigma_0 + t^2\Sigma_1`, and
-
-    .. math::
-
-        C_t = \operatorname{Cov}(x_1 - x_0,\, x_t)
-            = \operatorname{Cov}(x_1 - x_0,\, (1-t)x_0 + t x_1) = t\Sigma_1 - (1-t)\Sigma_0 .
-
-    The conditional mean of a Gaussian vector is affine (linear regression is exact), hence
-
-    .. math::
-
-        v_t(x) = \mathbb E[x_1 - x_0 \mid x_t = x] = (m_1 - m_0) + C_t \Sigma_t^{-1}(x - m_t).
-
-    :math:`\Sigma_t` is SPD for every :math:`t` since :math:`\Sigma_0, \Sigma_1` are.  The path
-    :math:`\rho_t = \mathcal N(m_t, \Sigma_t)` is *not* McCann's (whose covariance is
-    :math:`M_t\Sigma_0M_t`), so the action exceeds :math:`W_2^2` unless the two coincide.
-    """
-    m0, S0, m1, S1 = as_gaussian_pair(m0, S0, m1, S1)
-
-    def matrix(t):
-        cov = (1.0 - t) ** 2 * S0 + t**2 * S1
-        C = t * S1 - (1.0 - t) * S0
-        return np.linalg.solve(cov.T, C.T).T  # C cov^{-1} (cov symmetric)
-
-    return GaussianVelocity(m0, m1, matrix, "icfm")
-
-
-class GaussianFlow(NamedTuple):
-    """Law :math:`\\mathcal N(m_t, \\Sigma_t)` of a Gaussian pushed by an affine field.
-
-    Fields: ``t`` (K+1,), ``mean`` (K+1, d), ``cov`` (K+1, d, d), ``speed2`` (K+1,) the mean
-    squared speed :math:`\\mathbb E|v_t(X_t)|^2`, and ``action`` its integral over [0, 1]
-    (Simpson's rule).
-    """
-
-    t: np.ndarray
-    mean: np.ndarray
-    cov: np.ndarray
-    speed2: np.ndarray
-    action: float
-
-
-def _affine_parts(velocity, t, d):
-    """(B, c) with velocity(x, t) = B x + c, read off from d + 1 evaluations (exact if affine)."""
-    pts = np.vstack([np.zeros(d), np.eye(d)])
-    out = np.asarray(velocity(pts, t), dtype=float)
-    c = out[0]
-    return (out[1:] - c).T, c
-
-
-def gaussian_flow(velocity, m0, S0, steps: int = 200) -> GaussianFlow:
-    r"""Push :math:`\mathcal N(m_0, \Sigma_0)` along an affine field, exactly up to RK4 error.
-
-    If :math:`v_t(x) = B_t x + c_t` then :math:`X_t` stays Gaussian, with
-
-    .. math::
-
-        \dot m_t = B_t m_t + c_t, \qquad \dot\Sigma_t = B_t\Sigma_t + \Sigma_t B_t^\top,
-        \qquad \mathbb E|v_t(X_t)|^2 = |B_t m_t + c_t|^2 + \operatorname{tr}(B_t\Sigma_t B_t^\top).
-
-    ``velocity(x, t)`` may be any callable that is affine in ``x`` (the parts :math:`B_t, c_t`
-    are read off from :math:`d + 1` evaluations).  ``steps`` (even) RK4 steps on :math:`[0, 1]`.
-    """
-    steps = positive_int(steps, "steps", minimum=2)
-    if steps % 2:
-        raise ValueError(f"steps must be even (Simpson's rule), got {steps}")
-    m0 = as_float_array(np.atleast_1d(m0), "m0")
-    d = m0.shape[0]
-    S0 = as_gaussian_pair(m0, S0, m0, np.eye(d))[1]
-
-    def rhs(t, m, S):
-        B, c = _affine_parts(velocity, t, d)
-        return B @ m + c, B @ S + S @ B.T
-
-    def speed2(t, m, S):
-        B, c = _affine_parts(velocity, t, d)
-        u = B @ m + c
-        return float(u @ u + np.trace(B @ S @ B.T))
-
-    h = 1.0 / steps
-    ts = np.linspace(0.0, 1.0, steps + 1)
-    means, covs = [m0], [S0]
-    m, S = m0, S0
-    for t in ts[:-1]:
-        k1 = rhs(t, m, S)
-        k2 = rhs(t + h / 2, m + h / 2 * k1[0], S + h / 2 * k1[1])
-        k3 = rhs(t + h / 2, m + h / 2 * k2[0], S + h / 2 * k2[1])
-        k4 = rhs(t + h, m + h * k3[0], S + h * k3[1])
-        m = m + h / 6 * (k1[0] + 2 * k2[0] + 2 * k3[0] + k4[0])
-        S = S + h / 6 * (k1[1] + 2 * k2[1] + 2 * k3[1] + k4[1])
-        S = 0.5 * (S + S.T)
-        means.append(m)
-        covs.append(S)
-    e = np.array([speed2(t, m, S) for t, m, S in zip(ts, means, covs, strict=True)])
-    w = np.ones(steps + 1)
-    w[1:-1:2], w[2:-1:2] = 4.0, 2.0
-    return GaussianFlow(ts, np.array(means), np.array(covs), e, float(h / 3 * w @ e))
-
-
-# --------------------------------------------------------------------------------------------
 # Zoo models
 # --------------------------------------------------------------------------------------------
 
@@ -330,8 +175,8 @@ def _check_config(c):
     positive(c["lr"], "lr")
     if c["grad_clip"] is not None:
         positive(c["grad_clip"], "grad_clip")
-    if c["ema"] is not None and not 0.0 <= float(c["ema"]) < 1.0:
-        raise ValueError(f"ema must be None or lie in [0, 1), got {c['ema']!r}")
+    if c["ema"] is not None and not 0.0 < float(c["ema"]) < 1.0:
+        raise ValueError(f"ema must be None or lie in (0, 1), got {c['ema']!r}")
 
 
 class _FlowMatching(sampling.Model):
@@ -353,7 +198,7 @@ class _FlowMatching(sampling.Model):
         "steps": 4000,
         "lr": 2e-3,
         "lr_decay": True,
-        "ema": 0.999,
+        "ema": 0.997,  # binds from step 2990 (wgf.train.ema_binds_from): the last ~330 steps
         "grad_clip": 1.0,
     }
 
@@ -380,19 +225,11 @@ class _FlowMatching(sampling.Model):
                 self.module, torch.as_tensor(x0, dtype=f32), torch.as_tensor(x1, dtype=f32), t
             )
 
-        result = train.fit(
-            self.module,
-            loss_fn,
-            steps=c["steps"],
-            lr=c["lr"],
-            lr_decay=c["lr_decay"],
-            ema=c["ema"],
-            grad_clip=c["grad_clip"],
-            seed=self.seed + seed_offset,
-            progress=progress,
-            desc=f"{self.desc} ({self.target_name})",
-        )
-        return result.losses
+        desc = f"{self.desc} ({self.target_name})"
+        seed = self.seed + seed_offset
+        return train.fit_config(
+            self.module, loss_fn, c, seed=seed, progress=progress, desc=desc
+        ).losses
 
     def fit(self, progress: bool = True) -> np.ndarray:
         """Train on fresh coupled pairs every step; returns the loss history."""
@@ -449,8 +286,9 @@ class RectifiedFlow(_FlowMatching):
 
     The teacher is declared in ``requires = {"teacher": "i_cfm"}``: :mod:`wgf.zoo` trains or
     loads ``i_cfm`` on the same target and seed with the overrides ``config["teacher"]``
-    (default ``{}``: the teacher's cached default training) and passes it to :meth:`fit`.  Being part of the configuration, it is part of this model's cache key, so a
-    student is never served for another teacher.  A pool of ``pairs`` couples
+    (default ``{}``: the teacher's cached default training) and passes it to :meth:`fit`.
+    The teacher's key is part of this model's cache key, so a student is never served for
+    another teacher.  A pool of ``pairs`` couples
     :math:`(x_0, \hat x_1)`, :math:`\hat x_1` the teacher's Euler solution (``teacher_steps``
     steps) from :math:`x_0\sim\mathcal N(0,I)`, is drawn once; the student, initialised with the
     teacher's weights, is trained ``steps`` steps on minibatches of that pool.  The teacher's
@@ -469,6 +307,7 @@ class RectifiedFlow(_FlowMatching):
         **{k: v for k, v in _FlowMatching.defaults.items() if k not in _ARCHITECTURE},
         "steps": 1000,
         "lr": 1e-3,
+        "ema": 0.99,  # binds from step 890 (wgf.train.ema_binds_from): the last ~100 steps
         "pairs": 20000,
         "teacher_steps": 100,
         "teacher": {},

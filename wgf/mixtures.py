@@ -35,6 +35,7 @@ import numpy as np
 from scipy.special import logsumexp, ndtr, softmax
 
 from ._checks import as_float_array, as_points, as_spd, as_weights, positive_int
+from ._checks import nonnegative as _nonnegative
 from .rng import as_generator
 
 __all__ = ["GaussianMixture"]
@@ -42,19 +43,6 @@ __all__ = ["GaussianMixture"]
 # Largest number of (point, component, coordinate) entries held at once by the vectorised
 # evaluations; larger inputs are processed in blocks of points.
 _BLOCK_ENTRIES = 2**22
-
-
-def _nonnegative(value, name: str) -> float:
-    """A finite real number >= 0."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be a real number, got bool")
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}") from exc
-    if not np.isfinite(v) or v < 0:
-        raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
-    return v
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -263,7 +251,13 @@ class GaussianMixture:
         x = self._points(x)
         out = np.empty_like(x)
         for b in self._blocks(x):
-            terms, r = self._log_terms(x[b])
+            with np.errstate(over="ignore"):
+                terms, r = self._log_terms(x[b])
+            if np.any(~np.isfinite(terms) & np.isfinite(self._log_norm)):
+                raise ValueError(
+                    "x is too far from the mixture: the squared Mahalanobis distance overflows "
+                    f"float64 (largest |x| = {np.abs(x[b]).max():.3g})"
+                )
             gamma = softmax(terms, axis=1)
             out[b] = -np.einsum("nk,kij,nkj->ni", gamma, self._prec, r, optimize=True)
         return out
@@ -387,4 +381,6 @@ class GaussianMixture:
         GaussianMixture
         """
         sigma = _nonnegative(sigma, "sigma")
+        if sigma > 1e150:  # sigma**2 would overflow float64
+            raise ValueError(f"sigma must be at most 1e150 (sigma**2 overflows), got {sigma!r}")
         return GaussianMixture(self.weights, self.means, self.covs + sigma**2 * np.eye(self.dim))

@@ -28,8 +28,16 @@ import torch
 from torch import nn
 
 from ._checks import positive, positive_int
+from ._checks import seed as check_seed
 
-__all__ = ["ScalarPotential", "SinusoidalEmbedding", "TimeMLP", "numpy_predictor", "seeded"]
+__all__ = [
+    "ScalarPotential",
+    "SinusoidalEmbedding",
+    "TimeMLP",
+    "gradient",
+    "numpy_predictor",
+    "seeded",
+]
 
 _ACTIVATIONS = {
     "silu": nn.SiLU,
@@ -42,13 +50,42 @@ _ACTIVATIONS = {
 
 @contextlib.contextmanager
 def seeded(seed):
-    """Context in which torch's RNG is seeded with ``seed``; the global state is restored after."""
-    seed = int(seed)
-    if seed < 0:
-        raise ValueError(f"seed must be non-negative, got {seed}")
+    """Context in which torch's RNG is seeded with ``seed``; the global state is restored after.
+
+    ``seed`` must be a non-negative integer (floats, bools and strings raise ``TypeError``).
+    """
+    seed = check_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield
+
+
+def _check_x(x, dim: int, module: nn.Module, name: str = "x") -> None:
+    """TypeError/ValueError naming ``x`` unless it is a finite (n, dim) tensor of the net's dtype."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor, got {type(x).__name__} (wrap the network with "
+            "numpy_predictor to call it on numpy arrays)"
+        )
+    if x.ndim != 2 or x.shape[1] != dim:
+        raise ValueError(f"{name} must have shape (n, {dim}), got {tuple(x.shape)}")
+    dtype = next(module.parameters()).dtype
+    if x.dtype != dtype:
+        raise TypeError(f"{name} must have the network's dtype {dtype}, got {x.dtype}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or Inf")
+
+
+def gradient(fn, x: torch.Tensor, create_graph: bool = False) -> torch.Tensor:
+    """:math:`\\nabla_x \\sum_i f(x)_i` by automatic differentiation, shape of ``x``.
+
+    ``fn`` maps (n, d) to (n,) (a scalar potential); ``create_graph=True`` keeps the graph so
+    that the result can be differentiated again (to train through a gradient).
+    """
+    with torch.enable_grad():
+        x = x if x.requires_grad else x.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(fn(x).sum(), x, create_graph=create_graph)
+    return g
 
 
 def _mlp(d_in: int, d_out: int, hidden: int, depth: int, activation: str) -> nn.Sequential:
@@ -153,9 +190,16 @@ class TimeMLP(nn.Module):
         return cls(dim, **{k: config[k] for k in keys if k in config})
 
     def forward(self, x: torch.Tensor, t) -> torch.Tensor:
-        """:math:`f_\\theta(x, t)`, shape (n, out_dim), for ``x`` (n, dim) and times ``t``."""
-        if x.ndim != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"x must have shape (n, {self.dim}), got {tuple(x.shape)}")
+        """:math:`f_\\theta(x, t)`, shape (n, out_dim), for ``x`` (n, dim) and times ``t``.
+
+        ``x`` is a finite tensor of the network's dtype; ``t`` a finite scalar or n times.
+        """
+        _check_x(x, self.dim, self)
+        tt = torch.as_tensor(t)
+        if tt.numel() not in (1, x.shape[0]):
+            raise ValueError(f"t must be a scalar or hold n={x.shape[0]} times, got {tt.numel()}")
+        if not bool(torch.isfinite(tt).all()):
+            raise ValueError("t contains NaN or Inf")
         return self.net(torch.cat([x, self.embed(t, n=x.shape[0])], dim=1))
 
 
@@ -174,17 +218,14 @@ class ScalarPotential(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """:math:`V_\\theta(x)`, shape (n,), for ``x`` of shape (n, dim)."""
-        if x.ndim != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"x must have shape (n, {self.dim}), got {tuple(x.shape)}")
+        """:math:`V_\\theta(x)`, shape (n,), for a finite tensor ``x`` of shape (n, dim)."""
+        _check_x(x, self.dim, self)
         return self.net(x).squeeze(1)
 
     def grad(self, x: torch.Tensor, create_graph: bool = False) -> torch.Tensor:
         """:math:`\\nabla V_\\theta(x)`, shape (n, dim); ``create_graph=True`` to train through it."""
-        with torch.enable_grad():
-            x = x if x.requires_grad else x.detach().requires_grad_(True)
-            (g,) = torch.autograd.grad(self(x).sum(), x, create_graph=create_graph)
-        return g
+        _check_x(x, self.dim, self)
+        return gradient(self, x, create_graph)
 
 
 def numpy_predictor(fn, *, device=None):

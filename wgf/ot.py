@@ -645,7 +645,8 @@ def noise_floor(sampler, n: int = 2000, repeats: int = 5, generator=None) -> flo
     r"""The W2 noise floor of a distribution: the median W2 between two independent n-samples.
 
     A sample-based W2 between a model and its target cannot be expected to go below this value
-    even for a perfect model, so every W2 in the book is reported beside it.
+    even for a perfect model, so every W2 in the book is reported beside it (a convention of
+    the book's Design page).
 
     Parameters
     ----------

@@ -7,7 +7,7 @@ Every model served by :mod:`wgf.zoo` satisfies :class:`GenerativeModel`:
 * ``sample(n, steps, generator=None, *, x0=None, keep=None) -> Trajectory``: ``steps`` solver
   steps from the prior (book time :math:`t = 0`) to the data (:math:`t = 1`); ``x0`` of shape
   (n, d) replaces the prior draw (every model honours it); ``keep`` states are recorded;
-  :attr:`Trajectory.nfe <wgf.trajectory.Trajectory.nfe>` counts the network evaluations;
+  the trajectory's ``nfe`` counts the network evaluations;
 * ``field(x, t)``: the velocity the model integrates, on the same clock, so that
   :math:`\dot x = \text{field}(x, t)` carries the prior at :math:`t = 0` towards the data at
   :math:`t = 1` (a probability-flow velocity for diffusion, the learned velocity for flow
@@ -23,7 +23,8 @@ Each model's docstring says how its own clock (a DDPM index, a noise level) maps
 function ``step(k, x) -> x_next`` for :math:`k = 0, \dots, K-1`.  It owns what every sampler
 shares: the recorded states (:func:`wgf.trajectory.keep_indices`), the finiteness check of
 every state (naming the step, the time and the model), the count of network evaluations (over
-the :class:`Field` adapters the step calls) and the :class:`~wgf.trajectory.Trajectory`.
+the :class:`Field` adapters the step calls), the thread policy (:func:`wgf.threads.policy`)
+and the :class:`~wgf.trajectory.Trajectory`.
 
 :class:`Field` is the one adapter between a predictor and a sampler: any callable ``f(x, t)``
 (a wrapped network, :func:`wgf.nets.numpy_predictor`, or an exact oracle such as a
@@ -45,7 +46,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from . import data
+from . import data, threads
 from ._checks import as_float_array, as_points, nonnegative, positive, positive_int, unit_interval
 from .rng import as_generator
 from .trajectory import Trajectory, keep_indices
@@ -87,7 +88,7 @@ class GenerativeModel(Protocol):
 class Model:
     """Plumbing shared by the zoo models: the target, the prior and the start of a chain.
 
-    Subclasses call :meth:`_init_target` in their constructor; ``prior_scale`` is the standard
+    Subclasses call ``_init_target(target, name)`` in their constructor; ``prior_scale`` is the standard
     deviation of the isotropic Gaussian prior (1 unless the model says otherwise).
     """
 
@@ -209,15 +210,16 @@ def run(step, x, times, *, keep=None, fields=(), model: str = "sampler") -> Traj
     wanted = set(record.tolist())
     before = sum(f.calls for f in fields)
     states = [np.array(x, dtype=float)]
-    for k in range(K):
-        x = step(k, x)
-        if not np.all(np.isfinite(x)):
-            raise ValueError(
-                f"{model}: the state became NaN/Inf at step {k + 1} of {K} (t={times[k + 1]:.4g});"
-                " lower the step size or check the predictor"
-            )
-        if k + 1 in wanted:
-            states.append(np.array(x, dtype=float))
+    with threads.policy():  # the book's networks are small: one intra-op thread
+        for k in range(K):
+            x = step(k, x)
+            if not np.all(np.isfinite(x)):
+                raise ValueError(
+                    f"{model}: the state became NaN/Inf at step {k + 1} of {K} "
+                    f"(t={times[k + 1]:.4g}); lower the step size or check the predictor"
+                )
+            if k + 1 in wanted:
+                states.append(np.array(x, dtype=float))
     nfe = sum(f.calls for f in fields) - before
     return Trajectory(times[record], np.stack(states), nfe=nfe)
 

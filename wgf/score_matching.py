@@ -54,6 +54,11 @@ Denoising score matching :cite:`vincent2011connection,hyvarinen2005estimation` w
 
 whose minimiser is the score of :math:`p_\sigma`.  Predictors are numpy callables
 ``score(x, sigma)``; :func:`mixture_score` gives the exact one for a Gaussian mixture.
+
+The two samplers run on the package's one sampling kernel: :func:`wgf.sampling.langevin` (also
+the particle scheme of the Fokker–Planck chapter and the Energy Matching sampler) and
+:func:`wgf.sampling.annealed_langevin`; this module holds the exact scores, the loss and the
+NCSN model.
 """
 
 from __future__ import annotations
@@ -66,11 +71,10 @@ import torch
 from . import nets, sampling, train
 from ._checks import as_points, positive, positive_int
 from .mixtures import GaussianMixture
-from .sampling import annealed_langevin, langevin
 from .schedules import ve_sigmas
 from .trajectory import Trajectory
 
-__all__ = ["NCSN", "annealed_langevin", "dsm_loss", "langevin", "level_time", "mixture_score"]
+__all__ = ["NCSN", "dsm_loss", "level_time", "mixture_score"]
 
 
 def mixture_score(mixture: GaussianMixture):
@@ -215,7 +219,7 @@ class NCSN(sampling.Model):
         "lr_decay": True,
         "grad_clip": 1.0,
         "steps": 6000,
-        "ema": 0.999,
+        "ema": 0.998,  # binds from step 4490 (wgf.train.ema_binds_from): the last ~500 steps
     }
     sampler_defaults: ClassVar[dict] = {"eps": 2.5e-4, "denoise": True}
 
@@ -276,19 +280,9 @@ class NCSN(sampling.Model):
             sigma = levels[torch.as_tensor(rng.integers(0, levels.numel(), b))]
             return dsm_loss(self._out, x, sigma, z)
 
-        result = train.fit(
-            self.module,
-            loss,
-            steps=c["steps"],
-            lr=c["lr"],
-            lr_decay=c["lr_decay"],
-            grad_clip=c["grad_clip"],
-            ema=c["ema"],
-            seed=self.seed,
-            progress=progress,
-            desc="NCSN (DSM)",
-        )
-        return result.losses
+        return train.fit_config(
+            self.module, loss, c, seed=self.seed, progress=progress, desc="NCSN (DSM)"
+        ).losses
 
     def sample(
         self, n, steps=1001, generator=None, *, x0=None, keep=None, solver="langevin", eps=None,
@@ -315,7 +309,7 @@ class NCSN(sampling.Model):
         steps = positive_int(steps, "steps", minimum=L + denoise)
         m = steps - denoise
         per = [m // L + (1 if i < m % L else 0) for i in range(L)]
-        return annealed_langevin(
+        return sampling.annealed_langevin(
             self.score, self.sigmas, None, per, c["eps"] if eps is None else eps, rng, keep,
             x0=x, denoise=denoise, model=model,
         )  # fmt: skip

@@ -21,9 +21,27 @@ import torch
 from tqdm.auto import tqdm
 
 from . import threads
-from ._checks import positive, positive_int
+from ._checks import nonnegative, positive, positive_int
+from ._checks import seed as check_seed
 
-__all__ = ["TrainResult", "fit"]
+__all__ = ["TRAINING_KEYS", "TrainResult", "ema_binds_from", "fit", "fit_config"]
+
+#: The settings of :func:`fit` that every zoo model states in its configuration.
+TRAINING_KEYS = ("steps", "lr", "lr_decay", "grad_clip", "ema")
+
+
+def ema_binds_from(ema: float) -> int:
+    r"""The first step :math:`k` at which the EMA decay reaches ``ema`` (the warm-up ends).
+
+    The decay at step :math:`k` is :math:`\min(\text{ema}, (1+k)/(10+k))`, so ``ema`` binds from
+    :math:`k^* = \lceil (10\,\text{ema} - 1)/(1 - \text{ema}) \rceil`.  Before :math:`k^*` the
+    average covers roughly the last :math:`k/9` steps; from :math:`k^*` on, the last
+    :math:`1/(1-\text{ema})` steps.  A run shorter than :math:`k^*` never feels ``ema``.
+    """
+    ema = positive(ema, "ema")
+    if ema >= 1:
+        raise ValueError(f"ema must be in (0, 1), got {ema}")
+    return max(0, int(np.ceil((10.0 * ema - 1.0) / (1.0 - ema) - 1e-9)))
 
 
 @dataclass(frozen=True)
@@ -72,12 +90,16 @@ def fit(
         Seeds the generator passed to ``loss_fn``.
     grad_clip : float or None
         Clip the global gradient norm to this value.
+    lr_decay : bool
+        Cosine decay of the learning rate (a visible setting of every zoo model).
     ema : float or None
-        If given (e.g. 0.999), keep an exponential moving average of the weights, with the
-        usual warm-up ``min(ema, (1 + k) / (10 + k))`` at step k so the initial weights are
-        forgotten, and load it into ``module`` at the end.  The warm-up binds until step
-        :math:`k \approx 9/(1-\text{ema})` (about 9000 for 0.999): a shorter run averages over
-        roughly its last :math:`k/9` steps, whatever ``ema`` says.
+        If given, keep an exponential moving average of the weights, with the usual warm-up
+        ``min(ema, (1 + k) / (10 + k))`` at step k so the initial weights are forgotten, and
+        load it into ``module`` at the end.  The warm-up binds until step
+        :func:`ema_binds_from` (about :math:`9/(1-\text{ema})`: 4490 for 0.998): before, the
+        average covers roughly the last :math:`k/9` steps; after, the last
+        :math:`1/(1-\text{ema})`.  The zoo models choose ``ema`` so that it binds within their
+        default number of steps.
     weight_decay : float
         Adam weight decay.
     progress : bool
@@ -98,12 +120,14 @@ def fit(
         raise TypeError("loss_fn must be callable as loss_fn(rng, step)")
     steps = positive_int(steps, "steps")
     lr = positive(lr, "lr")
+    seed = check_seed(seed)
+    if not isinstance(lr_decay, (bool, np.bool_)):
+        raise TypeError(f"lr_decay must be a bool, got {type(lr_decay).__name__}")
     if grad_clip is not None:
         grad_clip = positive(grad_clip, "grad_clip")
-    if ema is not None and not 0.0 < float(ema) < 1.0:
-        raise ValueError(f"ema must be in (0, 1), got {ema}")
-    if weight_decay < 0:
-        raise ValueError(f"weight_decay must be non-negative, got {weight_decay}")
+    if ema is not None:
+        ema_binds_from(ema)  # checks 0 < ema < 1
+    weight_decay = nonnegative(weight_decay, "weight_decay")
     params = [p for p in module.parameters() if p.requires_grad]
     if not params:
         raise ValueError("module has no trainable parameters")
@@ -145,3 +169,15 @@ def fit(
         module.load_state_dict(shadow.state_dict())
     module.eval()
     return TrainResult(losses=losses, seconds=time.perf_counter() - start)
+
+
+def fit_config(module, loss_fn, config: dict, *, seed: int, progress: bool, desc: str, **override):
+    """:func:`fit` with the settings :data:`TRAINING_KEYS` read from a model's ``config``.
+
+    ``override`` replaces single settings (e.g. the step count of one training phase).
+    """
+    missing = [k for k in TRAINING_KEYS if k not in config and k not in override]
+    if missing:
+        raise ValueError(f"config lacks the training setting(s) {missing}")
+    settings = {**{k: config[k] for k in TRAINING_KEYS if k in config}, **override}
+    return fit(module, loss_fn, seed=seed, progress=progress, desc=desc, **settings)

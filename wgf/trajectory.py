@@ -1,6 +1,6 @@
 """The :class:`Trajectory` every sampler returns.
 
-One convention for the whole book (the book's design page): time runs from the **prior** at
+One convention for the whole book (the book's Design page): time runs from the **prior** at
 :math:`t = 0` to the **data** at :math:`t = 1`, whatever the model's own clock.  A DDPM chain
 (whose paper index runs :math:`k = T` noise :math:`\\to 0` data), an annealed Langevin run and a
 flow-matching ODE are all stored the same way, so chapter 10 can put them side by side.

@@ -35,8 +35,8 @@ identical files).  Loads use ``torch.load(weights_only=True)`` and reject an ent
 be read, whose key or tensor digest differs, whose tensors do not fit the network exactly, or
 that holds NaN/Inf weights; such an entry is reported and the model is rebuilt from scratch and
 retrained (a failed load never leaves half-copied weights behind).  A file lock (``filelock``)
-per entry makes a second process that asks for an entry being trained wait and load it instead
-of training it again.  If the folder cannot be written, the trained model is returned with a
+per entry (an empty ``<entry>.pt.lock`` file beside it) makes a second process that asks for
+an entry being trained wait and load it instead of training it again.  If the folder cannot be written, the trained model is returned with a
 warning (and is trained again by the next process).
 
 .. rubric:: What ``get`` returns

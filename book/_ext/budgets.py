@@ -196,8 +196,20 @@ def format_table(records: dict) -> str:
     return "\n".join(lines)
 
 
+def _numbers(env, records):
+    """Fill in chapter numbers (known only once the table of contents is resolved)."""
+    for docname, row in records["chapters"].items():
+        number = env.toc_secnumbers.get(docname, {}).get("")
+        if number:
+            row["number"] = ".".join(map(str, number))
+
+
 def _print(app, exc):
     records = getattr(app.env, "wgf_timings", None)
+    if records is not None:
+        _numbers(app.env, records)
+        out = Path(app.outdir).parent / "timings.json"
+        out.write_text(json.dumps(records, indent=2) + "\n")
     if exc is None and records and records["chapters"]:
         logger.info(
             "\nchapter execution times (budgets are goals, not a gate):\n%s", format_table(records)
@@ -274,6 +286,8 @@ def _table(app, fromdoc, records):
 
 def _resolve_timings(app, doctree, docname):
     records = getattr(app.env, "wgf_timings", None)
+    if records is not None:
+        _numbers(app.env, records)
     for placeholder in list(doctree.findall(timings_placeholder)):
         if not records or not records["chapters"]:
             para = nodes.paragraph(

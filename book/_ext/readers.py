@@ -4,7 +4,7 @@
   chapter executes, so the kernels that myst-nb starts inherit it and ``wgf.plot.publish`` only
   glues each figure (the page shows it once, under its caption).  Outside the build the marker is
   absent and ``publish`` also displays the figure, so a chapter run as a notebook shows it.
-* **Notebook downloads.**  Every executed chapter page gets an ``.ipynb`` entry in its download
+* **Notebook downloads.**  Every executed page (each chapter) gets an ``.ipynb`` entry in its download
   menu: the notebook executed by this build, with every glued figure and number also shown as an
   ordinary output (``book/_ext/nbreadable.py``), written to ``_sources/<page>.ipynb``.
 * **Captions name their files.**  ``{glue:figure} fig-<name>`` in chapter ``NN_...`` shows the
@@ -90,8 +90,8 @@ class StripTitleNumber(SphinxTransform):
 
 
 def _notebook_download(app, pagename, templatename, context, doctree):
-    """Offer the executed notebook of a chapter page in its download menu."""
-    if app.builder.format != "html" or not _CHAPTER.match(pagename):
+    """Offer the executed notebook of an executed page in its download menu."""
+    if app.builder.format != "html":
         return
     executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
     if not executed.is_file():
@@ -104,13 +104,16 @@ def _notebook_download(app, pagename, templatename, context, doctree):
 
 
 def _show_defaults(app, what, name, obj, options, lines):
-    """Append a model class's ``defaults`` (its configuration) to its API documentation."""
-    defaults = getattr(obj, "defaults", None) if what == "class" else None
-    if not isinstance(defaults, dict) or not defaults:
+    """Append a model class's ``defaults`` (and ``sampler_defaults``) to its API documentation."""
+    if what != "class":
         return
-    lines += ["", ".. rubric:: Defaults", "", "Configuration used unless overridden:", ""]
-    lines += [f"* ``{key} = {value!r}``" for key, value in defaults.items()]
-    lines.append("")
+    for attr, heading in (("defaults", "Defaults"), ("sampler_defaults", "Sampler defaults")):
+        values = getattr(obj, attr, None)
+        if not isinstance(values, dict) or not values:
+            continue
+        lines += ["", f".. rubric:: {heading}", "", f"``{attr}``, used unless overridden:", ""]
+        lines += [f"* ``{key} = {value!r}``" for key, value in values.items()]
+        lines.append("")
 
 
 def _theme_defaults(app, config):
