@@ -30,9 +30,10 @@ chapters of the book in ``book/``:
     the gradient-flow samplers: DDPM, DDIM and the transport + Langevin split (chapter 6);
     Langevin and annealed Langevin dynamics, NCSN (chapter 7); all run exact mixture oracles or
     trained networks.
-``wgf.flow_matching``, ``wgf.energy_matching``
+``wgf.flow_matching``, ``wgf.gaussian_flows``, ``wgf.energy_matching``
     the geodesic models: conditional flow matching with independent, minibatch-OT and
-    rectified couplings, with Gaussian closed forms (chapter 8); Energy Matching, one scalar
+    rectified couplings, and its closed forms between Gaussians (affine marginal velocities and
+    their flows) (chapter 8); Energy Matching, one scalar
     potential trained on the geodesic and sampled as a gradient flow (chapter 9).
 ``wgf.metrics``, ``wgf.components``, ``wgf.density_tests``, ``wgf.controls``
     samples against the data: W2 as a robust ratio to the noise floor, paired comparisons with
