@@ -50,14 +50,14 @@ def _parse_sets(items):
     return over
 
 
-def dump(out: Path, seeds, tag: str, overrides, models) -> None:
+def dump(out: Path, seeds, tag: str, overrides, models, datasets=DATASETS) -> None:
     import torch
 
     from wgf import data, diffusion, zoo
 
     torch.set_num_threads(1)
     out.mkdir(parents=True, exist_ok=True)
-    for ds in DATASETS:
+    for ds in datasets:
         for seed in seeds:
             for name in models:
                 t0 = time.time()
@@ -155,13 +155,14 @@ def main(argv=None) -> int:
     d.add_argument("--seeds", type=int, nargs="+", default=[0])
     d.add_argument("--tag", default="default")
     d.add_argument("--models", nargs="+", default=list(STEPS))
+    d.add_argument("--datasets", nargs="+", default=list(DATASETS))
     d.add_argument("--set", action="append", help="model.option=json-value (a zoo override)")
     t = sub.add_parser("table")
     t.add_argument("out", type=Path)
     t.add_argument("--json")
     a = p.parse_args(argv)
     if a.cmd == "dump":
-        dump(a.out, a.seeds, a.tag, _parse_sets(a.set), a.models)
+        dump(a.out, a.seeds, a.tag, _parse_sets(a.set), a.models, a.datasets)
     else:
         table(a.out, a.json)
     return 0
