@@ -43,9 +43,36 @@ chapters of the book in ``book/``:
 ``wgf.rng``
     seeded random generators (no hidden global state).
 
-Conventions that hold everywhere (see DESIGN.md): functions named ``w2*`` return W2, not its
-square; numerics run in numpy float64; bad input raises ``ValueError`` or ``TypeError``
-naming the argument.
+Every submodule is importable as an attribute of the package, loaded on first use, so that
+``import wgf`` stays cheap (torch is imported only by the modules that need it) and
+``wgf.zoo.get(...)`` or ``wgf.ot.w2(...)`` work without a separate import.
+
+Conventions that hold everywhere (the book's introduction and its *Design* page state them in
+full): functions named ``w2*`` return W2, not its square; numerics run in numpy float64; bad
+input raises ``ValueError`` or ``TypeError`` naming the argument.
 """
 
+import importlib
+import pkgutil
+
 __version__ = "0.1.0"
+
+#: The public submodules, found on disk (modules whose names start with ``_`` are private).
+SUBMODULES = tuple(
+    sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+)
+
+__all__ = ["SUBMODULES", "__version__", *SUBMODULES]
+
+
+def __getattr__(name: str):
+    """Import the submodule ``wgf.<name>`` on first access (PEP 562)."""
+    if name in SUBMODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(SUBMODULES))
