@@ -119,8 +119,10 @@ class MixtureCells:
         reference probabilities of the G cells, shape (G,) (off points in their nearest cell).
     off_reference
         fraction of the reference points off every mode (close to ``off_level``).
-    means, covs
-        reference mean (G, d) and covariance (G, d, d) of each cell (off points included).
+    means
+        reference mean of each cell, shape (G, d) (off points included).
+    covs
+        reference covariance of each cell, shape (G, d, d) (off points included).
     usable
         boolean mask (G,) of the cells with enough reference points (:math:`10q + 10`,
         :math:`q = d(d+1)/2`) for the moment tests; the others (e.g. the tiny cells of
