@@ -16,3 +16,10 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("wgf")
+
+# The package's thread policy (wgf.threads): the book's networks are small, so one intra-op
+# thread is as fast as several on an idle machine and does not collapse when another process
+# competes for the cores.  The unit tests run everything under it.
+import torch  # noqa: E402
+
+torch.set_num_threads(1)

@@ -210,3 +210,28 @@ def test_bad_input():
     rho_neg[2:4, 3] = -0.01
     with pytest.raises(ValueError, match="non-negative"):
         bb.kinetic_action(rho_neg, np.zeros((1, 4, 8)), vacuum_rtol=1e-3)
+
+
+def test_input_masses_are_renormalised_and_the_fixed_point_residual_is_reported():
+    n = 16
+    x = bb.cell_centres(n)
+    r0 = 1 + 0.5 * np.cos(2 * np.pi * (x - 0.5))
+    r0 = r0 / r0.mean() * (1 + 5e-9)  # within the accepted 1e-8, but the two masses differ
+    r1 = np.ones(n) * (1 - 5e-9)
+    res = bb.solve(r0, r1, gamma=3.0, alpha=1.8, tol=1e-9, max_iter=20_000)
+    assert res.converged
+    np.testing.assert_allclose(res.rho.mean(axis=1), 1.0, rtol=0, atol=1e-13)  # every time
+    fp_res = res.fixed_point_residuals
+    assert fp_res.shape == (res.n_iter,) and res.fixed_point_residual == fp_res[-1]
+    assert fp_res[-1] < 1e-7 and fp_res[-1] < 1e-3 * fp_res[0]
+    with pytest.raises(TypeError, match="vacuum_rtol"):
+        bb.kinetic_action(np.ones((5, 8)), np.ones((1, 4, 8)), vacuum_rtol="0.1")
+
+
+def test_cell_averages_are_exact_and_checked():
+    r = bb.cell_averages(lambda x: x**2, 4)  # density 2x: averages 2 * centre
+    np.testing.assert_allclose(r, 2 * bb.cell_centres(4))
+    with pytest.raises(TypeError, match="cdf must be callable"):
+        bb.cell_averages(3, 4)
+    with pytest.raises(ValueError, match="non-decreasing"):
+        bb.cell_averages(lambda x: -x, 4)

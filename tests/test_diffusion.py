@@ -13,8 +13,10 @@ from wgf.diffusion import (
     ddpm_sample,
     mixture_eps,
     mixture_score,
+    ou_clock,
     split_sample,
     timesteps,
+    vp_velocity,
 )
 from wgf.mixtures import GaussianMixture
 
@@ -60,16 +62,21 @@ def test_mixture_eps_is_tweedie_for_a_gaussian():
         np.testing.assert_allclose(eps(x, k / 1000), want, rtol=1e-10, atol=1e-12)
 
 
-def test_mixture_score_allows_the_data_and_checks_the_grid():
+def test_mixture_score_allows_the_data_and_continuous_times():
     score = mixture_score(GAUSS, BETAS)
-    x = np.zeros((2, 2))
+    x = np.random.default_rng(3).normal(size=(4, 2))
     np.testing.assert_allclose(score(x, 0.0), GAUSS.score(x))
-    with pytest.raises(ValueError, match="t must be k/T"):
-        score(x, 0.0005)
-    with pytest.raises(ValueError, match="t must be k/T"):
+    # between the grid points the exact OU marginal at the interpolated OU time
+    tau, _ = ou_clock(BETAS)
+    np.testing.assert_allclose(score(x, 0.0005), GAUSS.ou(tau(0.0005)).score(x))
+    times = schedules.ou_times(BETAS)
+    assert 0.0 < tau(0.0005) < times[0]  # between t_0 = 0 and t_1
+    with pytest.raises(ValueError, match="t must lie in"):
         mixture_eps(GAUSS, BETAS)(x, 0.0)
-    with pytest.raises(ValueError, match="t must be k/T"):
+    with pytest.raises(ValueError, match="t must lie in"):
         score(x, 1.5)
+    with pytest.raises(TypeError, match="mixture"):
+        mixture_eps("eight_gaussians", BETAS)
     # an array of times is one noise level: equal entries are fine, mixed ones are an error
     np.testing.assert_allclose(score(x, np.full(2, 0.5)), score(x, 0.5))
     with pytest.raises(ValueError, match="equal entries"):
@@ -124,11 +131,11 @@ def test_one_ddim_step_matches_the_exact_flow_to_second_order():
 def test_ddim_eta_zero_is_deterministic_and_eta_one_is_not():
     eps = mixture_eps(GAUSS, BETAS)
     xT = np.random.default_rng(2).normal(size=(10, 2))
-    a = ddim_sample(eps, BETAS, 20, 0.0, x_T=xT, generator=1).samples
-    b = ddim_sample(eps, BETAS, 20, 0.0, x_T=xT, generator=5).samples
+    a = ddim_sample(eps, BETAS, 20, 0.0, x0=xT, generator=1).samples
+    b = ddim_sample(eps, BETAS, 20, 0.0, x0=xT, generator=5).samples
     np.testing.assert_array_equal(a, b)
-    c = ddim_sample(eps, BETAS, 20, 1.0, x_T=xT, generator=1).samples
-    d = ddim_sample(eps, BETAS, 20, 1.0, x_T=xT, generator=5).samples
+    c = ddim_sample(eps, BETAS, 20, 1.0, x0=xT, generator=1).samples
+    d = ddim_sample(eps, BETAS, 20, 1.0, x0=xT, generator=5).samples
     assert np.abs(c - d).max() > 1e-3
 
 
@@ -190,8 +197,12 @@ def test_ddpm_and_split_bad_input():
         ddpm_sample(mixture_eps(GAUSS, BETAS), BETAS, 3, steps=2000)
     with pytest.raises(TypeError, match="score"):
         split_sample(None, BETAS, 3)
-    with pytest.raises(ValueError, match="x_T"):
-        ddpm_sample(mixture_eps(GAUSS, BETAS), BETAS, x_T=np.full((3, 2), np.inf))
+    with pytest.raises(ValueError, match="x0"):
+        ddpm_sample(mixture_eps(GAUSS, BETAS), BETAS, x0=np.full((3, 2), np.inf))
+    with pytest.raises(ValueError, match="variance"):
+        ddpm_sample(mixture_eps(GAUSS, BETAS), BETAS, 3, variance="small")
+    with pytest.raises(TypeError, match="abar"):
+        ddim_step(np.zeros((1, 2)), np.zeros((1, 2)), np.array([0.4, 0.5]), 0.5)
     with pytest.raises(ValueError, match="abar"):
         ddim_step(np.zeros((1, 2)), np.zeros((1, 2)), 0.5, 0.4)
     with pytest.raises(ValueError, match="z"):
@@ -252,9 +263,40 @@ def test_training_is_deterministic():
 def test_log_k_fraction():
     cfg = {**DDPM.defaults, **TINY, "steps": 5}
     for bad in (-0.1, 1.5, "half"):
-        with pytest.raises(ValueError, match="log_k_fraction"):
+        with pytest.raises((TypeError, ValueError), match="log_k_fraction"):
             DDPM("two_moons", {**cfg, "log_k_fraction": bad}, 0)
     # the fraction changes which noise levels are drawn, hence the losses; 0 is uniform k
     uni = DDPM("two_moons", {**cfg, "log_k_fraction": 0.0}, 0).fit(progress=False)
     mix = DDPM("two_moons", {**cfg, "log_k_fraction": 1.0}, 0).fit(progress=False)
     assert uni.shape == mix.shape == (5,) and not np.allclose(uni, mix)
+
+
+def test_fixed_small_variance_is_the_posterior_variance():
+    # one step from k = T on a Gaussian: the sample variance of x_{T-1} given x_T differs by
+    # exactly the noise variance, beta' (large) vs beta~ = beta'(1 - abar_p)/(1 - abar_k)
+    T = 10
+    betas = schedules.linear_betas(T, 0.05, 0.3)
+    xT = np.zeros((20000, 2))
+    eps = mixture_eps(GAUSS, betas)
+    abar = schedules.alphas_cumprod(betas)
+    spread = {}
+    for var in ("large", "fixed_small"):
+        tr = ddpm_sample(eps, betas, None, 2, generator=0, x0=xT, variance=var, keep=3)
+        spread[var] = tr.x[1].var(axis=0).mean()
+    ks = timesteps(T, 2)
+    b = 1 - abar[ks[2] - 1] / abar[ks[1] - 1]
+    small = b * (1 - abar[ks[1] - 1]) / (1 - abar[ks[2] - 1])
+    np.testing.assert_allclose(spread["large"], b, rtol=0.03)
+    np.testing.assert_allclose(spread["fixed_small"], small, rtol=0.03)
+
+
+def test_vp_velocity_of_the_exact_eps_carries_a_gaussian_to_the_target():
+    # the probability-flow ODE of the exact noise predictor, from N(0, I) at t = 0, ends at the
+    # Gaussian target up to its O(h) Euler error and the N(0, I) prior mismatch (abar_T ~ 4e-5)
+    from wgf.sampling import ode
+
+    v = vp_velocity(mixture_eps(GAUSS, BETAS), BETAS)
+    x0 = np.random.default_rng(4).normal(size=(4000, 2))
+    tr = ode(v, x0, 200, method="heun", keep=2)
+    assert tr.nfe == 400
+    _moments_ok(tr.samples, GAUSS)

@@ -240,38 +240,38 @@ def test_nearest_neighbour_distances_brute_force():
         dg.nearest_neighbour_distances(x, ref[:, :2])
 
 
-def test_energy_statistic_brute_force_and_power():
-    rng = np.random.default_rng(1)
-    x, y = rng.standard_normal((30, 3)), rng.standard_normal((20, 3)) + 0.2
-
-    def mean_dist(a, b, distinct):
-        d = np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1))
-        return d.sum() / (d.size - (len(a) if distinct else 0))
-
-    brute = 2 * mean_dist(x, y, False) - mean_dist(x, x, True) - mean_dist(y, y, True)
-    res = dg.energy_test(x, y, 99, 0)
-    assert res.statistic == pytest.approx(brute)
-    assert dg.energy_test(x, y + 2.0, 99, 0).pvalue == pytest.approx(0.01)
+# ------------------------------------------------------------------- zoo target and sampling
 
 
-def test_energy_test_is_calibrated_under_the_null():
-    rng = np.random.default_rng(2)
-    p = np.array(
-        [
-            dg.energy_test(
-                rng.standard_normal((15, 2)), rng.standard_normal((15, 2)), 99, rng
-            ).pvalue
-            for _ in range(300)
-        ]
-    )
-    # uniform on {1..100}/100: P(p <= 0.05) = 0.05, P(p <= 0.5) = 0.5 (binomial sd at 300 draws)
-    assert abs(np.mean(p <= 0.05) - 0.05) < 3 * np.sqrt(0.05 * 0.95 / 300)
-    assert abs(np.mean(p <= 0.5) - 0.5) < 3 * np.sqrt(0.25 / 300)
+def test_digits_is_a_points_target_of_the_zoo(D):
+    from wgf import data
+
+    dist, name = data.resolve(D)
+    assert dist is D and name == "digits" and D.dim == 64
+    np.testing.assert_array_equal(D.points, D.train)
+    assert data.digest(D) == data.digest(dg.digits())
+    assert data.digest(D) != data.digest(dg.digits(seed=1))
 
 
-def test_energy_test_bad_input():
-    x = np.zeros((5, 2))
-    with pytest.raises(ValueError, match="y"):
-        dg.energy_test(x, np.zeros((5, 3)))
-    with pytest.raises(ValueError, match="permutations"):
-        dg.energy_test(x, x, 0)
+def test_clip_denoised_projects_the_clean_image():
+    from wgf import diffusion, schedules
+
+    betas = schedules.linear_betas(1000, 1e-4, 0.02)
+    tau, _ = diffusion.ou_clock(betas)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((20, 64))
+    for s in (0.01, 0.3, 0.97):
+        a = np.exp(-2 * tau(s))
+        inside = rng.uniform(-0.9, 0.9, x.shape)  # an eps whose clean image lies in the box
+
+        def eps_in(y, s_, inside=inside, a=a):
+            return (y - np.sqrt(a) * inside) / np.sqrt(1 - a)
+
+        np.testing.assert_allclose(dg.clip_denoised(eps_in, betas)(x, s), eps_in(x, s))
+        out = dg.clip_denoised(lambda y, s_: np.zeros_like(y), betas)(x, s)
+        x0 = (x - np.sqrt(1 - a) * out) / np.sqrt(a)
+        np.testing.assert_allclose(x0, np.clip(x / np.sqrt(a), -1, 1), atol=1e-9)
+    with pytest.raises(ValueError, match="low < high"):
+        dg.clip_denoised(lambda y, s_: y, betas, 1.0, -1.0)
+    with pytest.raises(TypeError, match="eps"):
+        dg.clip_denoised(3, betas)

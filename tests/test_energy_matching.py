@@ -107,18 +107,21 @@ def test_zero_temperature_is_gradient_descent():
     np.testing.assert_allclose(tr.t, np.arange(K + 1) / K)
 
 
-def test_schedule_and_extra_steps():
-    """Noise enters only after tau*; extra steps continue at eps(1) and are recorded at t = 1."""
+def test_schedule_and_equilibration():
+    """Noise enters only after tau*; the equilibration chain continues at eps(1) on its own clock."""
     sched = functools.partial(temperature, tau_star=0.5, eps_max=0.1)
     x0 = np.zeros((200, 2))
-    tr = sample_energy(lambda x: 0 * x, x0, 10, 0.1, sched, generator=0, extra_steps=5)
+    rng = np.random.default_rng(0)
+    tr = sample_energy(lambda x: 0 * x, x0, 10, 0.1, sched, generator=rng)
     assert np.all(tr.x[:7] == 0.0)  # eps(t_k) = 0 for t_k <= 0.5, k <= 5; step 6 uses eps(0.5)=0
     assert np.all(tr.x[7] != 0.0)
-    np.testing.assert_allclose(tr.t[10:], 1.0)
-    assert tr.nfe == 15 and len(tr) == 16
+    assert tr.nfe == 10 and len(tr) == 11 and np.all(np.diff(tr.t) > 0)
+    tail = sample_energy(lambda x: 0 * x, tr.samples, 5, 0.1, sched(1.0), generator=rng)
+    np.testing.assert_allclose(tail.t, np.linspace(0, 1, 6))
+    tr.path_energy()  # strictly increasing times: defined
     # variance of a free walk: 2 dt sum_k eps(t_k), k = 0..14
     eps = [sched(min(k / 10, 1.0)) for k in range(15)]
-    assert np.var(tr.samples) == pytest.approx(2 * 0.1 * np.sum(eps), rel=0.2)
+    assert np.var(tail.samples) == pytest.approx(2 * 0.1 * np.sum(eps), rel=0.2)
 
 
 def test_sampler_is_reproducible():
@@ -139,7 +142,6 @@ def test_sampler_is_reproducible():
         ({"dt": -0.1}, ValueError, "dt"),
         ({"eps_schedule": -1.0}, ValueError, "eps_schedule"),
         ({"eps_schedule": lambda t: -1.0}, ValueError, "eps_schedule"),
-        ({"extra_steps": -1}, ValueError, "extra_steps"),
         ({"grad_V": lambda x: x[:, :1]}, ValueError, "grad_V"),
         ({"grad_V": lambda x: x * np.nan}, ValueError, "grad_V"),
     ],
@@ -242,8 +244,11 @@ def cache(tmp_path, monkeypatch):
 def test_zoo_energy_matching_trains_caches_and_samples(cache):
     model = zoo.get("energy_matching", "eight_gaussians", seed=0, progress=False, **TINY)
     assert model.trained and model.losses.shape == (50,) and np.all(np.isfinite(model.losses))
-    tr = model.sample(64, 10, generator=0, extra_steps=4)
-    assert tr.x.shape == (15, 64, 2) and tr.t[0] == 0.0 and tr.t[-1] == 1.0 and tr.nfe == 14
+    tr = model.sample(64, 10, generator=0)
+    assert tr.x.shape == (11, 64, 2) and tr.t[0] == 0.0 and tr.t[-1] == 1.0 and tr.nfe == 10
+    tail = model.equilibrate(tr.samples, 4, 0.1, generator=1)
+    assert tail.x.shape == (5, 64, 2) and tail.nfe == 4
+    np.testing.assert_array_equal(tail.x[0], tr.samples)
     # phase 2 moved the potential away from its phase-1 copy
     x = np.random.default_rng(0).normal(size=(20, 2))
     assert np.abs(model.energy(x) - model.energy(x, warm=True)).max() > 0
@@ -276,7 +281,7 @@ def test_model_bad_input():
         model.sample(0, 10)
     with pytest.raises(ValueError, match="x0"):
         model.sample(5, 10, x0=np.zeros((5, 3)))
-    with pytest.raises(ValueError, match="x0 must have n=5 rows"):
+    with pytest.raises(ValueError, match="n=5 does not match x0"):
         model.sample(5, 10, x0=np.zeros((4, 2)))
     assert model.sample(4, 3, x0=np.zeros((4, 2))).x.shape == (4, 4, 2)
     with pytest.raises(ValueError, match="x"):

@@ -108,3 +108,17 @@ def test_bad_inputs_raise():
         ejko.entropic_jko_chain(target, GRID[::-1], 0.1, 0.1, target, 2)
     with pytest.raises(ValueError, match="tau"):
         ejko.entropic_jko_chain(target, GRID, 0.0, 0.1, target, 2)
+
+
+def test_entropic_inputs_are_checked():
+    grid = np.linspace(-3, 3, 31)
+    p = np.exp(-(grid**2) / 2)
+    p /= p.sum()
+    with pytest.raises(ValueError, match="mean"):
+        ejko.gaussian_entropic_jko_step_1d(np.nan, 1.0, 0.1, 0.01)
+    with pytest.raises(ValueError, match="target_mean"):
+        ejko.gaussian_entropic_jko_step_1d(0.0, 1.0, 0.1, 0.01, target_mean=np.inf)
+    with pytest.raises(ValueError, match="max_iter"):
+        ejko.entropic_jko_step(p, grid, 0.1, 0.05, p, max_iter=0)
+    with pytest.raises(ValueError, match="tol"):
+        ejko.entropic_jko_step(p, grid, 0.1, 0.05, p, tol=-1.0)

@@ -208,11 +208,15 @@ STUDENT = {"steps": 100, "batch": 64, "pairs": 256, "teacher_steps": 4, "teacher
 
 def test_tiny_rectified_flow_uses_the_zoo_teacher(tmp_path, monkeypatch):
     monkeypatch.setenv("WGF_CACHE_DIR", str(tmp_path))
-    model = RectifiedFlow("gaussian", {**RectifiedFlow.defaults, **STUDENT}, seed=0)
-    losses = model.fit(progress=False)
-    assert losses.shape == (100,) and np.all(np.isfinite(losses))
+    zoo.clear_memory()
+    model = zoo.get("rectified_flow", "gaussian", 0, progress=False, **STUDENT)
+    assert model.trained and model.losses.shape == (100,) and np.all(np.isfinite(model.losses))
     teacher = zoo.get("i_cfm", "gaussian", 0, progress=False, **TEACHER)
-    assert teacher.cache_path.exists() and teacher.cache_path.parent == tmp_path  # by fit
+    assert not teacher.trained  # trained by the zoo for the student (declared in requires)
+    assert teacher.cache_path.exists() and teacher.cache_path.parent == tmp_path
+    # constructed by hand, the student needs its teacher
+    with pytest.raises(ValueError, match="teacher"):
+        RectifiedFlow("gaussian", {**RectifiedFlow.defaults, **STUDENT}, seed=0).fit(False)
     assert model.sample(16, steps=3, generator=0).samples.shape == (16, 2)
     # the student copies the teacher's architecture (and starts from its weights)
     shapes = {k: v.shape for k, v in teacher.module.state_dict().items()}

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from scipy import stats
 from scipy.sparse.linalg import expm_multiply
 from strategies import spd_matrices
 
 from wgf import fokker_planck as fp
 from wgf import functionals as fn
+from wgf.mixtures import GaussianMixture
 
 
 def quadratic(x):
@@ -22,8 +22,10 @@ def double_well(x):
 
 G1 = fn.Grid((-8.0, 8.0), 160)
 G2 = fn.Grid(((-6.0, 6.0), (-6.0, 6.0)), (40, 44))
-MIX1 = ([0.3, 0.7], [[-2.0], [1.5]], [[[0.3]], [[0.5]]])
-MIX2 = ([0.4, 0.6], [[-1.5, 0.5], [1.5, -0.5]], [np.diag([0.3, 0.6]), [[0.5, 0.2], [0.2, 0.4]]])
+MIX1 = GaussianMixture([0.3, 0.7], [[-2.0], [1.5]], [[[0.3]], [[0.5]]])
+MIX2 = GaussianMixture(
+    [0.4, 0.6], [[-1.5, 0.5], [1.5, -0.5]], [np.diag([0.3, 0.6]), [[0.5, 0.2], [0.2, 0.4]]]
+)
 
 
 # ------------------------------------------------------------------------------ Bernoulli
@@ -69,7 +71,7 @@ def test_matrix_without_potential_is_the_neumann_laplacian():
 def test_solver_matches_matrix_exponential_and_time_orders():
     # time discretisation only: compare with exp(tA) rho0 on the same grid
     g = fn.Grid((-8.0, 8.0), 80)
-    rho0 = g.normalise(fp.ou_density(g, *MIX1, 0.0))
+    rho0 = g.normalise(MIX1.prob)
     A = fp.fokker_planck_matrix(g, quadratic)
     ref = expm_multiply(A * 0.5, rho0)
     for scheme, order in [("implicit_euler", 1), ("crank_nicolson", 2)]:
@@ -123,11 +125,11 @@ def test_crank_nicolson_positivity_threshold_is_h2_over_d(grid):
 
 @pytest.mark.parametrize(("grid", "mix", "tol"), [(G1, MIX1, 2e-3), (G2, MIX2, 1.5e-2)])
 def test_solver_matches_exact_ou_solution(grid, mix, tol):
-    rho0 = grid.normalise(fp.ou_density(grid, *mix, 0.0))
+    rho0 = grid.normalise(mix.prob)
     rho = fp.solve_fokker_planck(rho0, grid, quadratic, [1.0], 0.02, scheme="crank_nicolson")[0]
     # L1 error of the O(h^2) scheme: measured 7e-4 (h = 0.1, 1-D) and 5.7e-3 (h ~ 0.3, 2-D);
     # the tolerances leave a factor ~2.5 for platform differences
-    assert grid.integrate(np.abs(rho - fp.ou_density(grid, *mix, 1.0))) < tol
+    assert grid.integrate(np.abs(rho - grid.field(mix.ou(1.0).prob))) < tol
 
 
 def test_solver_bad_input():
@@ -248,44 +250,39 @@ def test_ou_euler_maruyama_bias_is_first_order():
         fp.ou_euler_maruyama(m0, S0, 1.0, 5)
 
 
-def test_mixture_flow_density_and_samples():
-    w, means, covs = MIX2
-    wt, mt, St = fp.ou_mixture(w, means, covs, 0.7)
-    np.testing.assert_array_equal(wt, w)
-    for j in range(2):
-        m, S = fp.ou_gaussian(means[j], covs[j], 0.7)
-        np.testing.assert_allclose(mt[j], m)
-        np.testing.assert_allclose(St[j], S)
-    # density: against scipy, and unit mass on the grid
-    x = np.random.default_rng(0).normal(size=(50, 2))
-    expected = sum(w[j] * stats.multivariate_normal(means[j], covs[j]).pdf(x) for j in range(2))
-    np.testing.assert_allclose(fp.mixture_pdf(x, w, means, covs), expected, rtol=1e-12)
-    g = fn.Grid(((-8, 8), (-8, 8)), 100)
-    assert g.integrate(fp.ou_density(g, w, means, covs, 0.7)) == pytest.approx(1.0, abs=1e-8)
-    # samples: mixture mean and covariance (law of total variance)
-    y = fp.mixture_sample(200_000, w, means, covs, generator=5)
-    mean = np.einsum("j,jd->d", w, np.asarray(means))
-    np.testing.assert_allclose(y.mean(0), mean, atol=1e-2)
-    dm = np.asarray(means) - mean
-    cov = np.einsum("j,jde->de", w, np.asarray(covs)) + np.einsum("j,jd,je->de", w, dm, dm)
-    np.testing.assert_allclose(np.cov(y.T), cov, atol=2e-2)
+def test_grid_field_accepts_the_mixture_point_layout():
+    g = fn.Grid(((-8, 8), (-8, 8)), (100, 90))
+    values = g.field(MIX2.ou(0.7).prob)
+    assert values.shape == g.shape
+    np.testing.assert_allclose(values[3, 5], MIX2.ou(0.7).prob(g.points[3, 5][None])[0])
+    assert g.integrate(values) == pytest.approx(1.0, abs=1e-8)
 
 
-def test_mixture_bad_input():
-    w, means, covs = MIX2
-    with pytest.raises(ValueError, match="weights"):
-        fp.ou_mixture([0.5, 0.6], means, covs, 1.0)
-    with pytest.raises(ValueError, match="weights"):
-        fp.ou_mixture([1.0], means, covs, 1.0)
-    with pytest.raises(ValueError, match="covs"):
-        fp.ou_mixture(w, means, np.eye(2), 1.0)
-    with pytest.raises(ValueError, match=r"covs\[0\]"):
-        fp.ou_mixture(w, means, [-np.eye(2), np.eye(2)], 1.0)
-    with pytest.raises(ValueError, match="last dimension"):
-        fp.mixture_pdf(np.zeros((3, 3)), w, means, covs)
-    with pytest.raises(ValueError, match="match the grid"):
-        fp.ou_density(G1, w, means, covs, 1.0)
-    with pytest.raises(TypeError, match="grid"):
-        fp.ou_density(None, w, means, covs, 1.0)
-    with pytest.raises(ValueError, match="n must"):
-        fp.mixture_sample(0, w, means, covs)
+def tilted(x):
+    return 0.5 * np.sum(x**2, axis=-1) + 0.8 * np.sin(x[..., 0])
+
+
+@pytest.mark.parametrize("grid", [G1, G2])
+def test_kl_face_density_gives_the_solver_operator_exactly(grid):
+    mix = MIX1 if grid.d == 1 else MIX2
+    rho = grid.normalise(mix.ou(0.3).prob)
+    faces = fp.kl_face_density(rho, grid, tilted)
+    assert all(np.all(f > 0) for f in faces)
+    pi = fn.gibbs_density(tilted, grid)
+    grad_w = fn.wasserstein_gradient(rho, fn.kl_variation(rho, pi, grid), grid, face_density=faces)
+    A = fp.fokker_planck_matrix(grid, tilted)
+    np.testing.assert_allclose(-grad_w, (A @ rho.ravel()).reshape(grid.shape), atol=1e-12)
+    # at equilibrium the face formula meets its limit B(dV) rho_i (phi constant)
+    faces_pi = fp.kl_face_density(pi, grid, tilted)
+    assert all(np.all(np.isfinite(f)) for f in faces_pi)
+
+
+def test_langevin_rejects_a_diverged_final_state():
+    with pytest.raises(ValueError, match="diverged"):
+        # one step: grad_V is finite at the start, the update overflows to inf
+        fp.langevin(np.ones((4, 1)), lambda x: np.full_like(x, -1e308), 10.0, 1, generator=0)
+
+
+def test_ou_gaussian_names_t():
+    with pytest.raises(ValueError, match="t must be a scalar"):
+        fp.ou_gaussian([0.0], [[1.0]], [1.0, 2.0])

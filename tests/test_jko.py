@@ -275,3 +275,41 @@ def test_lagrangian_step_failure_paths():
     concave = jko.Potential1D(lambda x: -(x**2), lambda x: -2 * x, lambda x: np.full_like(x, -2.0))
     with pytest.raises(RuntimeError, match="not positive definite"):
         jko.lagrangian_jko_step(y, 5.0, concave)
+
+
+def test_lagrangian_el_identity_and_lambda_convexity_inequality():
+    pot = jko.quadratic_potential()
+    y = jko.quantile_particles(stats.norm(1.5, 0.6).ppf, 400)
+    for tau in (0.3, 0.05):
+        x = jko.lagrangian_jko_step(y, tau, pot)
+        assert np.abs(jko.lagrangian_el_residual(x, y, tau, pot)).max() < 1e-10
+        w2sq = np.mean((x - y) ** 2)
+        # (eq-04-el-identity): W2^2 = tau^2 I_N(x)
+        assert w2sq == pytest.approx(tau**2 * jko.lagrangian_fisher_information(x, pot), rel=1e-9)
+        # lambda = 1 convexity: F(y) - F(x) >= (1 + tau / 2) W2^2 / tau
+        drop = jko.lagrangian_energy(y, pot) - jko.lagrangian_energy(x, pot)
+        assert drop >= (1 + tau / 2) * w2sq / tau * (1 - 1e-9)
+        # a step of 2 tau read as tau violates both
+        x2 = jko.lagrangian_jko_step(y, 2 * tau, pot)
+        w2sq2 = np.mean((x2 - y) ** 2)
+        assert abs(w2sq2 / (tau**2 * jko.lagrangian_fisher_information(x2, pot)) - 1) > 0.5
+        drop2 = jko.lagrangian_energy(y, pot) - jko.lagrangian_energy(x2, pot)
+        assert drop2 < (1 + tau / 2) * w2sq2 / tau
+
+
+def test_new_jko_inputs_are_checked():
+    pot = jko.quadratic_potential()
+    x = np.linspace(-1, 1, 5)
+    with pytest.raises(ValueError, match="center"):
+        jko.quadratic_potential(center=np.nan)
+    with pytest.raises(TypeError, match="potential"):
+        jko.lagrangian_jko_step(x, 0.1, lambda z: z**2)
+    with pytest.raises(TypeError, match="potential"):
+        jko.lagrangian_energy(x, "V")
+    with pytest.raises(TypeError, match="ppf must be callable"):
+        jko.quantile_particles(3, 10)
+    with pytest.raises(ValueError, match="y must have the shape"):
+        jko.lagrangian_el_residual(x, x[:4], 0.1, pot)
+    bad = jko.Potential1D(lambda z: np.nan * z, pot.grad, pot.hess)
+    with pytest.raises(ValueError, match=r"potential\.value"):
+        jko.lagrangian_energy(x, bad)

@@ -409,3 +409,26 @@ def test_method_bad_input():
         gm.sample(2.5)
     with pytest.raises(TypeError, match="generator must be"):
         gm.sample(3, generator=1.5)
+
+
+# ------------------------------------------------------------------------------ 1-D cdf / ppf
+
+
+def test_cdf_and_ppf_of_a_1d_mixture():
+    g = GaussianMixture([0.3, 0.7], [[-2.0], [1.5]], [[[0.3]], [[0.5]]])
+    x = np.linspace(-6, 6, 41)
+    expected = 0.3 * stats.norm(-2, np.sqrt(0.3)).cdf(x) + 0.7 * stats.norm(1.5, np.sqrt(0.5)).cdf(
+        x
+    )
+    np.testing.assert_allclose(g.cdf(x), expected, rtol=1e-13, atol=1e-300)
+    u = np.array([1e-12, 1e-3, 0.2, 0.5, 0.8, 1 - 1e-3, 1 - 1e-10])
+    q = g.ppf(u)
+    assert np.all(np.diff(q) > 0)
+    tail = np.minimum(u, 1 - u)
+    np.testing.assert_array_less(np.abs(g.cdf(q) - u) / tail, 1e-9)
+    one = GaussianMixture([1.0], [[1.0]], [[[4.0]]])
+    np.testing.assert_allclose(one.ppf(u), stats.norm(1, 2).ppf(u), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="u must lie"):
+        g.ppf([0.0, 0.5])
+    with pytest.raises(ValueError, match="1-D mixtures"):
+        GaussianMixture([1.0], [[0.0, 0.0]], [np.eye(2)]).cdf([[0.0, 0.0]])

@@ -310,3 +310,69 @@ def test_dimension_mismatch_and_bad_parameters():
         wot.noise_floor(lambda n, g: g.normal(size=(3, 1)), n=10)
     with pytest.raises(ValueError, match="x must have last dimension 2"):
         wot.gaussian_ot_map(np.zeros(2), np.eye(2), np.ones(2), np.eye(2))(np.zeros((4, 3)))
+
+
+def test_w2_1d_histograms_closed_forms_and_consistency():
+    from scipy import stats as st_
+
+    edges = np.linspace(-8, 8, 3201)
+    a = np.diff(st_.norm(0, 1).cdf(edges))
+    b = np.diff(st_.norm(0.3, 1.2).cdf(edges))
+    w = wot.w2_1d_histograms(edges, a / a.sum(), b / b.sum())
+    assert w == pytest.approx(np.hypot(0.3, 0.2), rel=1e-5)
+    # a uniform cell moved by one cell: distance exactly one cell width
+    a, b = np.zeros(4), np.zeros(4)
+    a[1], b[2] = 1.0, 1.0
+    assert wot.w2_1d_histograms([0.0, 1, 2, 3, 4], a, b) == pytest.approx(1.0, rel=1e-14)
+    # a small shift of mass inside cells is seen (atoms at the centres would not be consistent)
+    e = np.linspace(0, 1, 101)
+    p = np.diff(e**2)
+    q = np.diff(e**2.01)
+    assert wot.w2_1d_histograms(e, p, q) > 0
+    with pytest.raises(ValueError, match="edges"):
+        wot.w2_1d_histograms([0.0, 0.0, 1.0], [0.5, 0.5], [0.5, 0.5])
+
+
+def test_sinkhorn_underflow_ratio_is_the_row_rule():
+    x = np.array([[0.0, 0.0], [1.0, 0.0]])
+    y = np.array([[0.0, 0.1], [5.0, 0.0]])
+    C = ((x[:, None] - y[None]) ** 2).sum(-1)
+    expected = max(C.min(1).max(), C.min(0).max()) / 0.01
+    assert wot.sinkhorn_underflow_ratio(x, y, 0.01) == pytest.approx(expected)
+    with pytest.raises(TypeError, match="eps"):
+        wot.sinkhorn_underflow_ratio(x, y, True)
+
+
+def test_random_spd_and_ellipse():
+    S = wot.random_spd(3, 1, ridge=0.3)
+    assert np.allclose(S, S.T) and np.linalg.eigvalsh(S).min() >= 0.3 - 1e-12
+    np.testing.assert_array_equal(S, wot.random_spd(3, 1, ridge=0.3))
+    pts = wot.ellipse([1.0, 2.0], np.diag([4.0, 1.0]), r=2.0, n=50)
+    z = (pts - [1.0, 2.0]) / [2.0, 1.0]
+    np.testing.assert_allclose(np.sum(z**2, axis=1), 4.0)
+    with pytest.raises(ValueError, match="mean"):
+        wot.ellipse([0.0], np.eye(2))
+
+
+def test_huge_and_special_inputs_are_handled():
+    x = np.random.default_rng(0).normal(size=(6, 2))
+    # 1-homogeneity at 1e200: no overflow, no "problem unbounded"
+    assert wot.w2(1e200 * x, 1e200 * (x + 1.0)) == pytest.approx(1e200 * np.sqrt(2), rel=1e-9)
+    assert wot.w2_1d([1e200, 2e200], [0.0, 1e200]) == pytest.approx(1e200)
+    assert wot.w2_gaussian([1e200], [[1.0]], [0.0], [[1.0]]) == pytest.approx(1e200)
+    # float32 weights that sum to one in float32, and non-contiguous weights
+    w32 = np.full(6, 1 / 6, dtype=np.float32)
+    assert np.isfinite(wot.w2(x, x[::-1], a=w32))
+    w = np.repeat(np.arange(1.0, 7.0) / 21.0, 2)[::2]
+    assert not w.flags.c_contiguous
+    assert np.isfinite(wot.w2(x, x, a=w, b=w)) and wot.ot_plan(x, x, a=w, b=w).shape == (6, 6)
+    with pytest.raises(TypeError, match="eps"):
+        wot.entropic_plan(x, x, True)
+    with pytest.raises(ValueError, match="S must be a non-empty"):
+        wot.sqrtm_spd(np.empty((0, 0)))
+    T = wot.gaussian_ot_map([0.0, 0.0], np.eye(2), [1.0, 1.0], np.eye(2))
+    with pytest.raises(ValueError, match="x contains NaN"):
+        T(np.array([[np.nan, 0.0]]))
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match="requires grad"):
+        wot.w2(torch.zeros(3, 2, requires_grad=True), x[:3])

@@ -28,9 +28,26 @@ def test_style_is_applied():
     assert mpl.rcParams["savefig.dpi"] == plot.STYLE["savefig.dpi"]
 
 
-def test_default_folder_is_repository_figures(monkeypatch):
+def test_default_folder_outside_the_book_build_is_the_working_directory(tmp_path, monkeypatch):
     monkeypatch.delenv("WGF_FIGURES_DIR", raising=False)
-    assert plot.figures_dir().name == "figures"
+    monkeypatch.delenv("WGF_BOOK_BUILD", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert not plot.in_book_build()
+    assert plot.figures_dir() == tmp_path / "figures"
+    assert (tmp_path / "figures").is_dir()
+
+
+def test_default_folder_inside_the_book_build_is_the_checkout(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    root = Path(plot.__file__).resolve().parents[1]
+    monkeypatch.delenv("WGF_FIGURES_DIR", raising=False)
+    monkeypatch.setenv("WGF_BOOK_BUILD", "1")
+    monkeypatch.chdir(tmp_path)
+    assert plot.in_book_build()
+    assert plot.figures_dir() == root / "figures"
+    monkeypatch.setenv("WGF_BOOK_BUILD", "0")
+    assert not plot.in_book_build()
 
 
 @pytest.mark.parametrize(("chapter", "name"), [("01", "Bad Name"), ("../x", "a"), ("01", "")])

@@ -41,3 +41,11 @@ def test_noisy_fit_reports_a_standard_error_that_covers_the_truth():
 def test_bad_input(x, y, match):
     with pytest.raises(ValueError, match=match):
         fit_power_law(x, y)
+
+
+def test_power_law_evaluation_rejects_non_positive_points():
+    fit = fit_power_law([1.0, 2.0, 4.0], [1.0, 0.5, 0.25])
+    with pytest.raises(ValueError, match="strictly positive"):
+        fit(-1.0)
+    with pytest.raises(ValueError, match="NaN"):
+        fit(np.nan)

@@ -318,3 +318,10 @@ def test_bad_input_raises_value_error_naming_the_argument(call, match):
 def test_wrong_types_raise_type_error(call):
     with pytest.raises(TypeError):
         call()
+
+
+def test_overflow_and_vector_arguments_are_named():
+    with pytest.raises(ValueError, match="sigma must be at most"):
+        sch.ve_heat_time(1e200)
+    with pytest.raises(ValueError, match="s must be a scalar"):
+        sch.cosine_alpha_bar(0.5, s=[1.0, 2.0])

@@ -222,15 +222,19 @@ def test_zoo_ncsn_trains_and_samples(cache):
     losses = model.losses
     assert losses.shape == (300,) and np.all(np.isfinite(losses))
     assert losses[-50:].mean() < losses[:50].mean()
-    tr = model.sample(100, 12, generator=0)
-    # 12 steps over 5 levels: 3, 3, 2, 2, 2, plus the Tweedie step
+    tr = model.sample(100, 13, generator=0)
+    # 12 Langevin steps over 5 levels: 3, 3, 2, 2, 2, plus the Tweedie step
     assert tr.x.shape == (14, 100, 2) and tr.nfe == 13 and tr.t[-1] == 1.0
     tr2 = model.sample(100, 12, generator=0, denoise=False, keep=3)
     assert tr2.x.shape == (3, 100, 2) and tr2.nfe == 12
     s = model.score(np.zeros((7, 2)), 0.3)
     assert s.shape == (7, 2) and s.dtype == np.float64
     with pytest.raises(ValueError, match="steps"):
-        model.sample(10, 4)
+        model.sample(10, 5)  # 5 levels need 5 Langevin steps and the Tweedie step
+    pf = model.sample(100, 8, generator=0, solver="heun")
+    assert pf.nfe == 16 and pf.t[0] == 0.0 and pf.t[-1] == 1.0
+    with pytest.raises(ValueError, match="solver"):
+        model.sample(10, 12, solver="rk4")
 
 
 def test_ncsn_training_is_deterministic():
@@ -244,6 +248,7 @@ def test_ncsn_bad_config():
         NCSN("eight_gaussians", {**NCSN.defaults, "sigma_min": 10.0}, 0)
     with pytest.raises(ValueError, match="eps"):
         NCSN("eight_gaussians", {**NCSN.defaults, "eps": 0.0}, 0)
+    assert "eps" in NCSN.sampler_defaults and "eps" not in NCSN.defaults
 
 
 def test_ncsn_score_rejects_nonpositive_sigma():

@@ -31,8 +31,11 @@ chapters of the book in ``book/``:
     the geodesic models: conditional flow matching with independent, minibatch-OT and
     rectified couplings, with Gaussian closed forms (chapter 8); Energy Matching, one scalar
     potential trained on the geodesic and sampled as a gradient flow (chapter 9).
-``wgf.metrics``
-    W2 of generated samples against the data, as a robust ratio to the noise floor.
+``wgf.metrics``, ``wgf.components``, ``wgf.density_tests``, ``wgf.controls``
+    samples against the data: W2 as a robust ratio to the noise floor, paired comparisons with
+    an exact oracle, a permutation two-sample test; per-component weights, means and
+    covariances of mixtures; TV/KL against the exact density on a grid; and the negative
+    controls (samplers with a known defect) that every test must reject.
 ``wgf.rates``
     observed convergence orders (power-law fits with standard errors).
 ``wgf.plot``
@@ -40,9 +43,36 @@ chapters of the book in ``book/``:
 ``wgf.rng``
     seeded random generators (no hidden global state).
 
-Conventions that hold everywhere (see DESIGN.md): functions named ``w2*`` return W2, not its
-square; numerics run in numpy float64; bad input raises ``ValueError`` or ``TypeError``
-naming the argument.
+Every submodule is importable as an attribute of the package, loaded on first use, so that
+``import wgf`` stays cheap (torch is imported only by the modules that need it) and
+``wgf.zoo.get(...)`` or ``wgf.ot.w2(...)`` work without a separate import.
+
+Conventions that hold everywhere (the book's introduction and its *Design* page state them in
+full): functions named ``w2*`` return W2, not its square; numerics run in numpy float64; bad
+input raises ``ValueError`` or ``TypeError`` naming the argument.
 """
 
+import importlib
+import pkgutil
+
 __version__ = "0.1.0"
+
+#: The public submodules, found on disk (modules whose names start with ``_`` are private).
+SUBMODULES = tuple(
+    sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+)
+
+__all__ = ["SUBMODULES", "__version__", *SUBMODULES]
+
+
+def __getattr__(name: str):
+    """Import the submodule ``wgf.<name>`` on first access (PEP 562)."""
+    if name in SUBMODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(SUBMODULES))

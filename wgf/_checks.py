@@ -113,3 +113,41 @@ def positive_int(value, name: str, *, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
+
+
+def nonnegative(value, name: str) -> float:
+    """A finite real number >= 0 (bools are rejected)."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a real number, got bool")
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}") from exc
+    if not np.isfinite(v) or v < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return v
+
+
+def unit_interval(value, name: str, *, closed_right: bool = True) -> float:
+    """A real number in [0, 1] (or [0, 1) with ``closed_right=False``)."""
+    v = nonnegative(value, name)
+    if v > 1 or (not closed_right and v == 1):
+        bound = "[0, 1]" if closed_right else "[0, 1)"
+        raise ValueError(f"{name} must lie in {bound}, got {value!r}")
+    return v
+
+
+def check_callable(fn, name: str, signature: str = "") -> None:
+    """TypeError naming ``name`` unless ``fn`` is callable."""
+    if not callable(fn):
+        how = f" as {signature}" if signature else ""
+        raise TypeError(f"{name} must be callable{how}, got {type(fn).__name__}")
+
+
+def seed(value, name: str = "seed") -> int:
+    """A non-negative integer seed (bools, floats and strings are rejected)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a non-negative integer, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value}")
+    return int(value)

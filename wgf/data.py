@@ -18,15 +18,38 @@ name                 K    mean                            total variance
 ===================  ===  ==============================  ==================
 
 :data:`DATASETS` maps each name to its constructor and :func:`get` looks a name up.
+
+.. rubric:: Targets of a model
+
+A model of :mod:`wgf.zoo` is trained on a *target*: a dataset name, a
+:class:`~wgf.mixtures.GaussianMixture`, or a user's own points (an array of shape (N, d), or
+:class:`Points` to give it a name).  :func:`resolve` turns any of them into a distribution with
+``sample(n, generator)`` and ``dim``, and a name; :func:`digest` hashes its *content* (weights,
+means and covariances of a mixture; the bytes of the points), which is what a cache key holds.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 import numpy as np
 
+from ._checks import as_points
 from .mixtures import GaussianMixture
+from .rng import as_generator
 
-__all__ = ["DATASETS", "eight_gaussians", "gaussian", "get", "rings", "two_moons"]
+__all__ = [
+    "DATASETS",
+    "Points",
+    "digest",
+    "eight_gaussians",
+    "gaussian",
+    "get",
+    "resolve",
+    "rings",
+    "two_moons",
+]
 
 
 def _isotropic(means: np.ndarray, std: float, weights=None) -> GaussianMixture:
@@ -163,3 +186,109 @@ def get(name) -> GaussianMixture:
     if name not in DATASETS:
         raise ValueError(f"name must be one of {sorted(DATASETS)}, got {name!r}")
     return DATASETS[name]()
+
+
+class Points:
+    r"""A user's data set as a target: the empirical law :math:`\frac1N\sum_i\delta_{x_i}`.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, d)
+        The points (finite; a 1-D array is read as N points on the line).  A read-only copy is
+        kept, so later edits of ``x`` cannot change a trained model's data.
+    name : str
+        A label (letters, digits, ``-``, ``_``, ``.``), used in cache file names.
+
+    :meth:`sample` draws with replacement (a bootstrap of the points).
+    """
+
+    def __init__(self, x, name: str = "points"):
+        pts = np.array(as_points(x, "x", min_points=2), dtype=np.float64)
+        pts.setflags(write=False)
+        self.points = pts
+        self.name = _label(name)
+
+    @property
+    def dim(self) -> int:
+        return int(self.points.shape[1])
+
+    def __len__(self) -> int:
+        return int(self.points.shape[0])
+
+    def __repr__(self) -> str:
+        return f"Points({self.name!r}, N={len(self)}, d={self.dim})"
+
+    def sample(self, n, generator=None) -> np.ndarray:
+        """``n`` points drawn uniformly with replacement, shape (n, d)."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        idx = as_generator(generator).integers(0, len(self), int(n))
+        return self.points[idx].copy()
+
+    def mean(self) -> np.ndarray:
+        """The mean of the points, shape (d,)."""
+        return self.points.mean(axis=0)
+
+    def cov(self) -> np.ndarray:
+        """The (biased, 1/N) covariance of the points, shape (d, d)."""
+        c = self.points - self.mean()
+        return c.T @ c / len(self)
+
+
+def _label(name) -> str:
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+        raise ValueError(f"name must be 1-64 letters, digits, '-', '_' or '.', got {name!r}")
+    return name
+
+
+def resolve(target, name: str | None = None):
+    """The distribution and the name of a model's target.
+
+    Parameters
+    ----------
+    target : str, GaussianMixture, Points or array_like (N, d)
+        A dataset name (a key of :data:`DATASETS`), a mixture, or data points.
+    name : str, optional
+        Overrides the name (default: the dataset name, the ``Points`` name, ``"mixture"`` for a
+        mixture and ``"points"`` for an array).
+
+    Returns
+    -------
+    (distribution, name)
+        ``distribution`` has ``sample(n, generator)`` and ``dim``.
+
+    Raises
+    ------
+    TypeError
+        for anything else (e.g. a bare number).
+    """
+    if isinstance(target, str):
+        dist, default = get(target), target
+    elif isinstance(target, (GaussianMixture, Points)):
+        dist, default = target, getattr(target, "name", "mixture")
+    elif isinstance(target, (np.ndarray, list, tuple)) or hasattr(target, "__array__"):
+        dist = Points(target, name or "points")
+        default = dist.name
+    else:
+        raise TypeError(
+            "target must be a dataset name, a GaussianMixture, Points or an (N, d) array, "
+            f"got {type(target).__name__}"
+        )
+    return dist, _label(name or default)
+
+
+def digest(dist) -> str:
+    """SHA-256 of a target's content (mixture parameters or points), for cache keys."""
+    h = hashlib.sha256()
+    if isinstance(dist, GaussianMixture):
+        parts = ("mixture", dist.weights, dist.means, dist.covs)
+    elif isinstance(dist, Points):
+        parts = ("points", dist.points)
+    else:
+        raise TypeError(f"dist must be a GaussianMixture or Points, got {type(dist).__name__}")
+    h.update(parts[0].encode())
+    for a in parts[1:]:
+        a = np.ascontiguousarray(a, dtype="<f8")
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()

@@ -44,16 +44,15 @@ JKO) transport and one Langevin step, with a score oracle (chapter 6).
 
 from __future__ import annotations
 
-import functools
 from typing import ClassVar
 
 import numpy as np
 import torch
 
-from . import data, nets, schedules, train
-from ._checks import as_float_array, as_points, positive_int
-from .rng import as_generator
-from .trajectory import Trajectory, keep_indices
+from . import nets, sampling, schedules, train
+from ._checks import as_float_array, positive, positive_int, unit_interval
+from .mixtures import GaussianMixture
+from .trajectory import Trajectory
 
 __all__ = [
     "DDIM",
@@ -63,9 +62,13 @@ __all__ = [
     "ddpm_sample",
     "mixture_eps",
     "mixture_score",
+    "ou_clock",
     "split_sample",
     "timesteps",
+    "vp_velocity",
 ]
+
+_VARIANCES = ("large", "fixed_small")
 
 
 def _betas(betas) -> np.ndarray:
@@ -75,32 +78,26 @@ def _betas(betas) -> np.ndarray:
     return b
 
 
-def _index(t, T: int, *, allow_zero: bool = False) -> int:
-    """The DDPM index k of the network time t = k / T (must be on the grid).
+def ou_clock(betas):
+    r"""The OU time :math:`\tau(s)` of the continuous network time :math:`s = k/T \in [0, 1]`.
 
-    ``t`` is a scalar, or an array whose entries are all equal (one noise level per call).
+    :math:`\tau(k/T) = t_k = -\tfrac12\log\bar\alpha_k` exactly on the grid
+    (:func:`wgf.schedules.ou_times`, :math:`t_0 = 0`), linear in between.  Returns
+    ``(tau, dtau)``: callables giving :math:`\tau(s)` and its (piecewise constant) derivative
+    :math:`\tau'(s) = T\,\Delta t_k` on :math:`((k-1)/T, k/T]`.
     """
-    if np.ndim(t):
-        arr = np.asarray(t, dtype=float).reshape(-1)
-        if arr.size == 0 or np.any(arr != arr[0]):
-            raise ValueError("t must be a scalar or an array of equal entries (one noise level)")
-        t = arr[0]
-    t = float(t)
-    k = round(t * T)
-    lo = 0 if allow_zero else 1
-    if not (lo <= k <= T) or abs(t * T - k) > 1e-6 * max(1, T):
-        raise ValueError(f"t must be k/T for an integer k in [{lo}, {T}], got t={t!r}")
-    return k
+    betas = _betas(betas)
+    T = betas.size
+    nodes = np.concatenate([[0.0], schedules.ou_times(betas)])
+    slopes = T * np.diff(nodes)
 
+    def tau(s):
+        return float(np.interp(s, np.arange(T + 1) / T, nodes))
 
-def _check_eta(eta) -> float:
-    try:
-        eta = float(eta)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"eta must be a real number, got {type(eta).__name__}") from exc
-    if not (np.isfinite(eta) and 0.0 <= eta <= 1.0):
-        raise ValueError(f"eta must lie in [0, 1], got {eta!r}")
-    return eta
+    def dtau(s):
+        return float(slopes[min(max(int(np.ceil(s * T - 1e-9)), 1), T) - 1])
+
+    return tau, dtau
 
 
 def timesteps(T: int, steps: int) -> np.ndarray:
@@ -117,36 +114,47 @@ def timesteps(T: int, steps: int) -> np.ndarray:
 
 
 def mixture_score(mixture, betas):
-    r"""Exact score oracle ``score(x, t)`` of the DDPM marginals of a Gaussian mixture.
+    r"""Exact score oracle ``score(x, s)`` of the DDPM marginals of a Gaussian mixture.
 
-    :math:`\nabla\log\rho_k` with :math:`\rho_k` = ``mixture.ou(t_k)``, :math:`t = k/T`, and
-    :math:`k = 0` (the data itself) allowed.  Marginals are cached per k.
+    :math:`\nabla\log\rho(s)` with :math:`\rho(s)` = ``mixture.ou(tau(s))`` and :math:`\tau`
+    the OU clock of :func:`ou_clock`: exactly :math:`\rho_k` at :math:`s = k/T` (:math:`k = 0`,
+    the data itself, allowed), the exact OU marginal in between.  Marginals are cached.
     """
+    if not isinstance(mixture, GaussianMixture):
+        raise TypeError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}")
     betas = _betas(betas)
     T = betas.size
     times = np.concatenate([[0.0], schedules.ou_times(betas)])  # times[k] = t_k
+    tau, _ = ou_clock(betas)
+    laws: dict[float, GaussianMixture] = {}
 
-    @functools.cache
-    def law(k):
-        return mixture.ou(times[k])
+    def law_at(s):
+        k = round(s * T)
+        t = times[k] if abs(s * T - k) <= 1e-6 * max(1, T) else tau(s)
+        if t not in laws:
+            if len(laws) > 2048:
+                laws.clear()
+            laws[t] = mixture.ou(t)
+        return laws[t], t
 
     def score(x, t):
-        return law(_index(t, T, allow_zero=True)).score(x)
+        return law_at(sampling.unit_time(t))[0].score(x)
 
+    score.law_at = law_at
     return score
 
 
 def mixture_eps(mixture, betas):
-    r"""Exact noise predictor (Tweedie) for a Gaussian mixture: ``eps(x, t)``, :math:`t = k/T`.
+    r"""Exact noise predictor (Tweedie) for a Gaussian mixture: ``eps(x, s)``, :math:`s = k/T`.
 
     .. math::
 
-        \varepsilon^*(x, k) = \mathbb E[\varepsilon \mid x_k = x]
-        = -\sqrt{1 - \bar\alpha_k}\; \nabla\log\rho_k(x), \qquad
-        \rho_k = \texttt{mixture.ou}(t_k), \quad \bar\alpha_k = e^{-2 t_k},
+        \varepsilon^*(x, s) = \mathbb E[\varepsilon \mid x_s = x]
+        = -\sqrt{1 - \bar\alpha(s)}\; \nabla\log\rho(s)(x), \qquad
+        \bar\alpha(s) = e^{-2\tau(s)},
 
-    with :math:`t_k` = ``schedules.ou_times(betas)[k - 1]``; :math:`t` must be :math:`k/T`,
-    :math:`k = 1, \dots, T`.
+    with :math:`\tau` the OU clock of :func:`ou_clock` (on the grid :math:`s = k/T`,
+    :math:`\bar\alpha_k` of :func:`wgf.schedules.alphas_cumprod`); :math:`s \in (0, 1]`.
     """
     betas = _betas(betas)
     T = betas.size
@@ -154,9 +162,47 @@ def mixture_eps(mixture, betas):
     score = mixture_score(mixture, betas)
 
     def eps(x, t):
-        return -sd[_index(t, T) - 1] * score(x, t)
+        s = sampling.unit_time(t)
+        if s <= 0:
+            raise ValueError("t must lie in (0, 1] (t = 0 is the data, where eps is undefined)")
+        law, tau = score.law_at(s)
+        k = round(s * T)
+        on_grid = abs(s * T - k) <= 1e-6 * max(1, T)
+        return -(sd[k - 1] if on_grid else np.sqrt(-np.expm1(-2.0 * tau))) * law.score(x)
 
     return eps
+
+
+def vp_velocity(eps, betas, *, s_min=None):
+    r"""The probability-flow velocity on the book clock :math:`t = 1 - s` of a noise predictor.
+
+    With :math:`\tau(s)` the OU clock (:func:`ou_clock`) and the score
+    :math:`\nabla\log\rho(s) = -\hat\varepsilon(x, s)/\sqrt{1 - \bar\alpha(s)}`, the reverse of
+    the probability-flow ODE :math:`dx/d\tau = -x - \nabla\log\rho_\tau(x)`
+    :cite:p:`song2021score` is, in book time,
+
+    .. math::
+
+        \frac{dx}{dt} = \tau'(s)\,\Bigl(x - \frac{\hat\varepsilon(x, s)}{\sqrt{1-\bar\alpha(s)}}
+        \Bigr), \qquad s = 1 - t,
+
+    which carries :math:`\rho_T \approx \mathcal N(0, I)` at :math:`t = 0` to the data at
+    :math:`t = 1`.  ``eps`` is any callable ``eps(x, s)`` (a network or :func:`mixture_eps`);
+    below ``s_min`` (default :math:`1/T`, the smallest noise level of the chain) it is
+    evaluated at ``s_min``, where the score is still defined.
+    """
+    betas = _betas(betas)
+    T = betas.size
+    tau, dtau = ou_clock(betas)
+    s_min = 1.0 / T if s_min is None else positive(s_min, "s_min")
+    f = sampling.Field(eps, "eps", model="probability flow")
+
+    def velocity(x, t):
+        s = max(1.0 - unit_interval(t, "t"), s_min)
+        sd = np.sqrt(-np.expm1(-2.0 * tau(s)))
+        return dtau(s) * (x - f(x, s) / sd)
+
+    return velocity
 
 
 def ddim_step(x, eps_hat, abar, abar_prev, eta=0.0, z=None) -> np.ndarray:
@@ -171,8 +217,9 @@ def ddim_step(x, eps_hat, abar, abar_prev, eta=0.0, z=None) -> np.ndarray:
     :math:`c_2 = \sqrt{1 - \bar\alpha_p - c_1^2}` :cite:p:`song2021denoising`; ``z`` (standard
     normal, shape of ``x``) is needed only when :math:`c_1 > 0`.
     """
-    eta = _check_eta(eta)
-    if not (0.0 < abar < abar_prev <= 1.0):
+    eta = unit_interval(eta, "eta")
+    abar, abar_prev = positive(abar, "abar"), positive(abar_prev, "abar_prev")
+    if not (abar < abar_prev <= 1.0):
         raise ValueError(f"need 0 < abar < abar_prev <= 1, got abar={abar}, abar_prev={abar_prev}")
     x = as_float_array(x, "x")
     eps_hat = as_float_array(eps_hat, "eps_hat")
@@ -192,91 +239,80 @@ def ddim_step(x, eps_hat, abar, abar_prev, eta=0.0, z=None) -> np.ndarray:
     return out
 
 
-def _setup(eps, betas, n, steps, generator, x_T, dim):
-    if not callable(eps):
-        raise TypeError(f"eps must be callable as eps(x, t), got {type(eps).__name__}")
+def _setup(eps, betas, n, steps, generator, x0, dim, model, name="eps"):
+    f = sampling.Field(eps, name, model=model)
     betas = _betas(betas)
     T = betas.size
     ks = timesteps(T, T if steps is None else steps)
-    rng = as_generator(generator)
-    if x_T is None:
-        x = rng.standard_normal((positive_int(n, "n"), positive_int(dim, "dim")))
-    else:
-        x = as_points(x_T, "x_T").copy()
+    x, rng = sampling.start(n, x0, dim if x0 is None else None, generator)
     abar = np.concatenate([[1.0], schedules.alphas_cumprod(betas)])  # abar[k], k = 0..T
-    return betas, T, ks, rng, x, abar
+    times = 1.0 - ks[::-1] / T  # book time of the states, prior first
+    return f, T, ks, rng, x, abar, times
 
 
-def _call(eps, x, t):
-    e = np.asarray(eps(x, t), dtype=float)
-    if e.shape != x.shape:
-        raise ValueError(f"eps must return an array of shape {x.shape}, got {e.shape}")
-    if not np.all(np.isfinite(e)):
-        raise ValueError(f"eps returned NaN/Inf at t={t}")
-    return e
-
-
-def _run(step, ks, T, x, keep):
-    """Run ``x <- step(i, x)`` for i = S..1, record in book time s = 1 - k/T."""
-    S = ks.size - 1
-    record = set(keep_indices(S, keep).tolist())
-    times, states = [0.0], [x.copy()]
-    for j, i in enumerate(range(S, 0, -1), start=1):
-        x = step(i, x)
-        if not np.all(np.isfinite(x)):
-            raise ValueError(f"the sampler diverged at step k={ks[i]}")
-        if j in record:
-            times.append(1.0 - ks[i - 1] / T)
-            states.append(x.copy())
-    return np.array(times), np.stack(states)
-
-
-def ddpm_sample(eps, betas, n=None, steps=None, generator=None, *, keep=None, x_T=None, dim=2):
-    r"""DDPM ancestral sampling :cite:p:`ho2020denoising` (:math:`\sigma_k^2 = \beta_k`).
+def ddpm_sample(
+    eps, betas, n=None, steps=None, generator=None, *, keep=None, x0=None, dim=2,
+    variance="large", model="DDPM",
+):  # fmt: skip
+    r"""DDPM ancestral sampling :cite:p:`ho2020denoising`.
 
     .. math::
 
         x_{p} = \frac{1}{\sqrt{1-\beta'}}\Bigl(x_k - \frac{\beta'}{\sqrt{1-\bar\alpha_k}}
-        \,\hat\varepsilon(x_k, k/T)\Bigr) + \sqrt{\beta'}\, z, \qquad
+        \,\hat\varepsilon(x_k, k/T)\Bigr) + \sigma\, z, \qquad
         \beta' = 1 - \bar\alpha_k / \bar\alpha_p,
 
     over the subsequence of :func:`timesteps` (``steps=None``: all ``T`` steps, where
-    :math:`\beta' = \beta_k`); no noise is added in the last step.
+    :math:`\beta' = \beta_k`); no noise is added in the last step.  ``variance="large"`` is
+    :math:`\sigma^2 = \beta'`, ``"fixed_small"`` the posterior variance
+    :math:`\sigma^2 = \tilde\beta = \beta'(1-\bar\alpha_p)/(1-\bar\alpha_k)` (Ho et al.'s two
+    choices).
 
     Parameters
     ----------
     eps : callable
-        ``eps(x, t)``, :math:`t = k/T`.
+        ``eps(x, s)``, :math:`s = k/T`.
     betas : array_like, shape (T,)
     n : int
-        number of samples (ignored when ``x_T`` is given).
+        number of samples (``None`` or ``len(x0)`` when ``x0`` is given).
     steps : int, optional
         number of steps S in [1, T] (network evaluations).
     generator : None, int or numpy.random.Generator
     keep : int, optional
         states recorded (evenly spread, endpoints included); default all.
-    x_T : array (n, d), optional
-        starting noise (default standard normal of dimension ``dim``).
+    x0 : array (n, d), optional
+        starting noise :math:`x_T` (default standard normal of dimension ``dim``).
+    variance : {"large", "fixed_small"}
+    model : str
+        named in error messages.
 
     Returns
     -------
     Trajectory
-        in book time :math:`s = 1 - k/T` (prior at 0, data at 1), ``nfe = S``.
+        in book time :math:`t = 1 - k/T` (prior at 0, data at 1), ``nfe = S``.
     """
-    betas, T, ks, rng, x, abar = _setup(eps, betas, n, steps, generator, x_T, dim)
+    if variance not in _VARIANCES:
+        raise ValueError(f"variance must be one of {_VARIANCES}, got {variance!r}")
+    f, T, ks, rng, x, abar, times = _setup(eps, betas, n, steps, generator, x0, dim, model)
+    S = ks.size - 1
 
-    def step(i, x):
+    def step(j, x):
+        i = S - j
         k, p = ks[i], ks[i - 1]
         b = 1.0 - abar[k] / abar[p]
-        e = _call(eps, x, k / T)
+        e = f(x, k / T)
         mean = (x - b / np.sqrt(1.0 - abar[k]) * e) / np.sqrt(1.0 - b)
-        return mean + np.sqrt(b) * rng.standard_normal(x.shape) if i > 1 else mean
+        if i == 1:
+            return mean
+        var = b if variance == "large" else b * (1.0 - abar[p]) / (1.0 - abar[k])
+        return mean + np.sqrt(var) * rng.standard_normal(x.shape)
 
-    t, xs = _run(step, ks, T, x, keep)
-    return Trajectory(t, xs, nfe=ks.size - 1)
+    return sampling.run(step, x, times, keep=keep, fields=[f], model=model)
 
 
-def ddim_sample(eps, betas, steps, eta=0.0, n=None, generator=None, *, keep=None, x_T=None, dim=2):
+def ddim_sample(
+    eps, betas, steps, eta=0.0, n=None, generator=None, *, keep=None, x0=None, dim=2, model="DDIM"
+):
     r"""DDIM sampling :cite:p:`song2021denoising` on ``steps`` evenly spaced timesteps.
 
     Each step is :func:`ddim_step` from :math:`\bar\alpha_{k_i}` to :math:`\bar\alpha_{k_{i-1}}`
@@ -284,22 +320,23 @@ def ddim_sample(eps, betas, steps, eta=0.0, n=None, generator=None, *, keep=None
     posterior variance :math:`\tilde\beta`.  Arguments as in :func:`ddpm_sample`; ``eta`` in
     [0, 1].  Returns a Trajectory in book time (prior at 0, data at 1), ``nfe = steps``.
     """
-    eta = _check_eta(eta)
+    eta = unit_interval(eta, "eta")
     if steps is None:
         raise ValueError("steps must be an integer in [1, T], got None")
-    betas, T, ks, rng, x, abar = _setup(eps, betas, n, steps, generator, x_T, dim)
+    f, T, ks, rng, x, abar, times = _setup(eps, betas, n, steps, generator, x0, dim, model)
+    S = ks.size - 1
 
-    def step(i, x):
+    def step(j, x):
+        i = S - j
         k, p = ks[i], ks[i - 1]
-        e = _call(eps, x, k / T)
+        e = f(x, k / T)
         z = rng.standard_normal(x.shape) if eta > 0 and p > 0 else None
         return ddim_step(x, e, abar[k], abar[p], eta if p > 0 else 0.0, z)
 
-    t, xs = _run(step, ks, T, x, keep)
-    return Trajectory(t, xs, nfe=ks.size - 1)
+    return sampling.run(step, x, times, keep=keep, fields=[f], model=model)
 
 
-def split_sample(score, betas, n=None, generator=None, *, keep=None, x_T=None, dim=2):
+def split_sample(score, betas, n=None, generator=None, *, keep=None, x0=None, dim=2):
     r"""The DDPM step split into a transport (inverse-JKO) step and a Langevin step.
 
     With :math:`\Delta t_k = -\tfrac12\log(1-\beta_k)` (the OU time of step k), each step is
@@ -310,24 +347,23 @@ def split_sample(score, betas, n=None, generator=None, *, keep=None, x_T=None, d
         x_{k-1} = y + \Delta t_k \nabla\log\rho_{k-1}(y) + \sqrt{2\Delta t_k}\, z,
 
     the probability-flow Euler step (the inverse JKO map of chapter 4) from :math:`\rho_k`
-    towards :math:`\rho_{k-1}`, then one unadjusted Langevin step that leaves
-    :math:`\rho_{k-1}` invariant to first order.  ``score(x, t)`` with :math:`t = k/T`,
-    :math:`k = 0, \dots, T` (e.g. :func:`mixture_score`).  ``nfe = 2T``; book time as above.
+    towards :math:`\rho_{k-1}`, then one unadjusted Langevin step
+    (:func:`wgf.sampling.langevin_step`) that leaves :math:`\rho_{k-1}` invariant to first
+    order.  ``score(x, s)`` with :math:`s = k/T`, :math:`k = 0, \dots, T` (e.g.
+    :func:`mixture_score`).  ``nfe = 2T``; book time as above.
     """
-    if not callable(score):
-        raise TypeError(f"score must be callable as score(x, t), got {type(score).__name__}")
-    betas, T, ks, rng, x, _ = _setup(lambda x, t: x, betas, n, None, generator, x_T, dim)
-    dts = -0.5 * np.log1p(-betas)
+    f, T, _, rng, x, _, times = _setup(
+        score, betas, n, None, generator, x0, dim, "split sampler", "score"
+    )
+    dts = -0.5 * np.log1p(-_betas(betas))
 
-    def step(i, x):
+    def step(j, x):
+        i = T - j
         dt = dts[i - 1]
-        y = x + dt * (x + _call(score, x, i / T))
-        return (
-            y + dt * _call(score, y, (i - 1) / T) + np.sqrt(2 * dt) * rng.standard_normal(x.shape)
-        )
+        y = x + dt * (x + f(x, i / T))
+        return sampling.langevin_step(y, f(y, (i - 1) / T), dt, rng)
 
-    t, xs = _run(step, ks, T, x, keep)
-    return Trajectory(t, xs, nfe=2 * T)
+    return sampling.run(step, x, times, keep=keep, fields=[f], model=f.model)
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,33 +371,39 @@ def split_sample(score, betas, n=None, generator=None, *, keep=None, x_T=None, d
 # --------------------------------------------------------------------------------------------
 
 
-class DDPM:
-    """A DDPM :cite:p:`ho2020denoising` on a 2-D toy target (zoo name ``"ddpm"``).
+class DDPM(sampling.Model):
+    r"""A DDPM :cite:p:`ho2020denoising` on a target (zoo name ``"ddpm"``).
 
-    ``defaults``: the schedule (``T``, ``beta_start``, ``beta_end``: linear), the
-    :class:`~wgf.nets.TimeMLP` (``hidden``, ``depth``, ``embed_dim``), and training
-    (``steps``, ``batch``, ``lr``, ``ema``, ``log_k_fraction``).  Training minimises the
-    simple loss
+    ``target``: a dataset name, a :class:`~wgf.mixtures.GaussianMixture` or data points (see
+    :func:`wgf.data.resolve`).  ``defaults``: the schedule (``T``, ``beta_start``, ``beta_end``:
+    linear), the :class:`~wgf.nets.TimeMLP` (``hidden``, ``depth``, ``embed_dim``), and training
+    (``steps``, ``batch``, ``lr``, ``lr_decay``, ``grad_clip``, ``ema``, ``log_k_fraction``).
+    Training minimises the simple loss
 
     .. math::
 
-        \\mathcal L(\\theta) = \\mathbb E_{k\\sim\\pi, x_0, \\varepsilon}\\,
-        \\bigl|\\varepsilon - \\varepsilon_\\theta(\\sqrt{\\bar\\alpha_k}\\,x_0
-        + \\sqrt{1-\\bar\\alpha_k}\\,\\varepsilon,\\; k/T)\\bigr|^2,
-        \\qquad \\pi = (1 - f)\\,\\mathcal U\\{1, \\dots, T\\} + f\\,\\pi_{\\log},
+        \mathcal L(\theta) = \mathbb E_{k\sim\pi, x_0, \varepsilon}\,
+        \bigl|\varepsilon - \varepsilon_\theta(\sqrt{\bar\alpha_k}\,x_0
+        + \sqrt{1-\bar\alpha_k}\,\varepsilon,\; k/T)\bigr|^2,
+        \qquad \pi = (1 - f)\,\mathcal U\{1, \dots, T\} + f\,\pi_{\log},
 
     where a fraction :math:`f` = ``log_k_fraction`` of each batch draws
-    :math:`k = \\lceil T^{u}\\rceil`, :math:`u \\sim \\mathcal U[0, 1]` (log-uniform: as many
-    draws in :math:`k \\in [1, 10]` as in :math:`[100, 1000]`).  ``f = 0`` is Ho et al.'s
-    uniform :math:`k`.  Any law :math:`\\pi` of :math:`k` with full support only reweights the
-    noise levels, so the minimiser is still :math:`\\varepsilon^*`; the log-uniform part puts
-    more of the batch at small noise, where the target :math:`\\varepsilon^*` is a small
+    :math:`k = \lceil T^{u}\rceil`, :math:`u \sim \mathcal U[0, 1]` (log-uniform: as many
+    draws in :math:`k \in [1, 10]` as in :math:`[100, 1000]`).  ``f = 0`` is Ho et al.'s
+    uniform :math:`k`.  Any law :math:`\pi` of :math:`k` with full support only reweights the
+    noise levels, so the minimiser is still :math:`\varepsilon^*`; the log-uniform part puts
+    more of the batch at small noise, where the target :math:`\varepsilon^*` is a small
     signal under unit-variance noise and uniform :math:`k` leaves its gradient too noisy.
 
-    :meth:`sample` is ancestral sampling (:func:`ddpm_sample`); with ``steps < T`` it runs the
-    respaced (strided) chain.  The network's time input is :math:`k/T`.
+    .. rubric:: Clock
+
+    The network's time input is :math:`s = k/T` (:math:`k = 0` data, :math:`k = T` noise); the
+    book's clock is :math:`t = 1 - s`.  :meth:`field` is the probability-flow velocity
+    (:func:`vp_velocity`) on that clock; :meth:`sample` is ancestral sampling
+    (:func:`ddpm_sample`; with ``steps < T`` the respaced chain) from ``x0`` (:math:`x_T`).
     """
 
+    sampling_only: ClassVar[tuple] = ("wgf.sampling", "wgf.trajectory")
     defaults: ClassVar[dict] = {
         "T": 1000,
         "beta_start": 1e-4,
@@ -372,24 +414,23 @@ class DDPM:
         "steps": 5000,
         "batch": 1024,
         "lr": 3e-3,
+        "lr_decay": True,
+        "grad_clip": 1.0,
         "ema": 0.999,
         "log_k_fraction": 0.5,
     }
 
-    def __init__(self, dataset: str, config: dict, seed: int):
-        self.dataset = dataset
-        self.target = data.get(dataset)
+    def __init__(self, target, config: dict, seed: int, *, name=None):
+        self._init_target(target, name)
         self.config = c = dict(config)
         self.seed = int(seed)
         self.betas = schedules.linear_betas(c["T"], c["beta_start"], c["beta_end"])
         self.alphas_cumprod = schedules.alphas_cumprod(self.betas)
         for key in ("steps", "batch", "hidden", "depth", "embed_dim"):
             positive_int(c[key], key)
-        f = c.get("log_k_fraction", 0.0)
-        if not (isinstance(f, int | float) and 0.0 <= f <= 1.0):
-            raise ValueError(f"log_k_fraction must lie in [0, 1], got {f!r}")
+        unit_interval(c.get("log_k_fraction", 0.0), "log_k_fraction")
         with nets.seeded(self.seed):
-            self.module = nets.TimeMLP.from_config(self.target.dim, c)
+            self.module = nets.TimeMLP.from_config(self.dim, c)
 
     @property
     def T(self) -> int:
@@ -397,8 +438,12 @@ class DDPM:
 
     @property
     def eps(self):
-        """The trained noise predictor as a numpy callable ``eps(x, t)``, :math:`t = k/T`."""
+        """The trained noise predictor as a numpy callable ``eps(x, s)``, :math:`s = k/T`."""
         return nets.numpy_predictor(self.module)
+
+    def field(self, x, t) -> np.ndarray:
+        """Probability-flow velocity at book time ``t`` (:func:`vp_velocity` of :attr:`eps`)."""
+        return vp_velocity(self.eps, self.betas)(x, t)
 
     def fit(self, progress: bool = True) -> np.ndarray:
         """Train on the simple DSM loss (:math:`k` drawn as in the class docstring); return losses."""
@@ -423,29 +468,41 @@ class DDPM:
             loss,
             steps=c["steps"],
             lr=c["lr"],
+            lr_decay=c["lr_decay"],
+            grad_clip=c["grad_clip"],
             ema=c["ema"],
             seed=self.seed,
             progress=progress,
-            desc=f"DDPM on {self.dataset}",
+            desc=f"DDPM on {self.target_name}",
         )
         return res.losses
 
-    def sample(self, n, steps=None, generator=None, *, keep=None) -> Trajectory:
-        """Ancestral sampling with ``steps`` network evaluations (default ``T``; strided when < T)."""
+    def sample(
+        self, n, steps=None, generator=None, *, x0=None, keep=None, variance="large"
+    ) -> Trajectory:
+        """Ancestral sampling with ``steps`` network evaluations (default ``T``; strided when < T).
+
+        ``x0`` (shape (n, d)) is :math:`x_T`; ``variance`` as in :func:`ddpm_sample`.
+        """
+        x, rng = self._start(n, x0, generator)
         return ddpm_sample(
-            self.eps, self.betas, n, steps, generator, keep=keep, dim=self.target.dim
-        )
+            self.eps, self.betas, None, steps, rng, keep=keep, x0=x, variance=variance,
+            model=f"DDPM ({self.target_name})",
+        )  # fmt: skip
 
 
 class DDIM(DDPM):
     """DDIM :cite:p:`song2021denoising` sampling of the network trained for ``"ddpm"``.
 
-    Same ``defaults`` and training as :class:`DDPM`; :meth:`sample` runs :func:`ddim_sample`
-    (deterministic for ``eta = 0``) on ``steps`` evenly spaced timesteps.
+    Same ``defaults``, training, clock and :meth:`field` as :class:`DDPM`; :meth:`sample` runs
+    :func:`ddim_sample` (deterministic for ``eta = 0``: a discretisation of the probability
+    flow) on ``steps`` evenly spaced timesteps.
     """
 
-    def sample(self, n, steps=50, generator=None, *, eta=0.0, keep=None) -> Trajectory:
+    def sample(self, n, steps=50, generator=None, *, x0=None, keep=None, eta=0.0) -> Trajectory:
         """DDIM sampling with ``steps`` network evaluations and stochasticity ``eta``."""
+        x, rng = self._start(n, x0, generator)
         return ddim_sample(
-            self.eps, self.betas, steps, eta, n, generator, keep=keep, dim=self.target.dim
-        )
+            self.eps, self.betas, steps, eta, None, rng, keep=keep, x0=x,
+            model=f"DDIM ({self.target_name})",
+        )  # fmt: skip

@@ -30,8 +30,8 @@ A small classifier (:func:`train_classifier`) gives predicted labels, confidence
 map; :func:`frechet_distance` is the Fréchet distance between Gaussian fits of two feature
 clouds :cite:p:`heusel2017gans`, i.e. the squared Bures–Wasserstein distance
 :func:`wgf.ot.w2_gaussian` squared; :func:`class_chi2` compares class histograms;
-:func:`nearest_neighbour_distances` measures copying; :func:`energy_test` is a calibrated
-two-sample permutation test.
+:func:`nearest_neighbour_distances` measures copying; :func:`evaluate` collects them with the
+calibrated two-sample test :func:`wgf.metrics.energy_test`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage, stats
 
+from . import controls
 from ._checks import as_points, positive, positive_int
+from .data import Points
 from .mixtures import GaussianMixture
 from .ot import w2_gaussian
 from .rng import as_generator
@@ -56,9 +58,9 @@ __all__ = [
     "Surrogate",
     "blur",
     "class_chi2",
+    "clip_denoised",
     "dequantise",
     "digits",
-    "energy_test",
     "evaluate",
     "fit_surrogate",
     "frechet_distance",
@@ -92,8 +94,8 @@ def dequantise(levels, generator=None) -> np.ndarray:
     return 2.0 * (v + u) / LEVELS - 1.0
 
 
-class Digits:
-    r"""The digits with a fixed train/test split; a data target with ``sample(n, generator)``.
+class Digits(Points):
+    r"""The digits with a fixed train/test split: a :class:`~wgf.data.Points` target of the zoo.
 
     Attributes
     ----------
@@ -109,14 +111,14 @@ class Digits:
     dim
         64.
 
-    :meth:`sample` draws training images uniformly with replacement and dequantises them
-    afresh: the law it samples is the dequantised empirical law of the training set.
+    As a :class:`~wgf.data.Points` target its points are ``train`` (which, with the name, is
+    what a zoo cache key hashes), but :meth:`sample` draws training images uniformly with
+    replacement and dequantises them afresh: the law it samples, and on which the zoo's models
+    are trained, is the dequantised empirical law of the training set.
     """
 
     def __init__(self, levels, labels, test_idx, train_idx, seed: int, name: str):
         rng = np.random.default_rng([seed, 1])
-        self.name = name
-        self.dim = DIM
         self.train_levels = levels[train_idx]
         self.test_levels = levels[test_idx]
         self.train_labels = labels[train_idx]
@@ -125,6 +127,7 @@ class Digits:
         self.test = dequantise(self.test_levels, rng)
         for a in (self.train, self.test, self.train_labels, self.test_labels):
             a.flags.writeable = False
+        super().__init__(self.train, name)
 
     def __repr__(self) -> str:
         return f"Digits(name={self.name!r}, train={len(self.train)}, test={len(self.test)})"
@@ -209,18 +212,18 @@ class Surrogate(NamedTuple):
     classes: np.ndarray
 
     def without(self, digit: int) -> GaussianMixture:
-        """The mixture with every component of class ``digit`` removed (weights renormalised)."""
-        keep = self.classes != int(digit)
-        if keep.all() or not keep.any():
+        """The mixture with every component of class ``digit`` removed (weights renormalised).
+
+        A negative control, :func:`wgf.controls.dropped` applied to that class's components.
+        """
+        drop = np.flatnonzero(self.classes == int(digit))
+        if drop.size == 0 or drop.size == self.classes.size:
             raise ValueError(f"digit must be one of the classes {sorted(set(self.classes))}")
-        m = self.mixture
-        w = m.weights[keep]
-        return GaussianMixture(w / w.sum(), m.means[keep], m.covs[keep])
+        return controls.dropped(self.mixture, drop)
 
     def inflated(self, factor) -> GaussianMixture:
-        """The mixture with every covariance multiplied by ``factor`` (a control)."""
-        m = self.mixture
-        return GaussianMixture(m.weights, m.means, positive(factor, "factor") * m.covs)
+        """Every covariance multiplied by ``factor`` (:func:`wgf.controls.widened` by its root)."""
+        return controls.widened(self.mixture, np.sqrt(positive(factor, "factor")))
 
 
 def fit_surrogate(
@@ -334,6 +337,45 @@ def train_classifier(x, labels, hidden: int = 64, seed: int = 0) -> DigitClassif
     return DigitClassifier(model.fit(x, labels))
 
 
+# ------------------------------------------------------------------------------ sampling aid
+
+
+def clip_denoised(eps, betas, low: float = -1.0, high: float = 1.0):
+    r"""A noise predictor whose implied clean image is clipped to the pixel range.
+
+    From :math:`\hat\varepsilon(x, s)` at network time :math:`s` (OU time :math:`\tau(s)`,
+    :math:`\bar\alpha = e^{-2\tau(s)}`, as in :func:`wgf.diffusion.ou_clock`), the predicted
+    clean image :math:`\hat x_0 = (x - \sqrt{1-\bar\alpha}\,\hat\varepsilon)/\sqrt{\bar\alpha}`
+    is clipped to :math:`[\ell, h]` and the noise prediction made consistent with it:
+
+    .. math::
+
+        \tilde\varepsilon(x, s) = \frac{x - \sqrt{\bar\alpha}\,
+        \operatorname{clip}(\hat x_0, \ell, h)}{\sqrt{1 - \bar\alpha}} .
+
+    This is the ``clip_denoised`` of image DDPM and DDIM implementations
+    :cite:p:`ho2020denoising,song2021denoising`: a model of data that lie in a box cannot be
+    right about an :math:`\hat x_0` outside it.  It changes nothing where
+    :math:`\hat x_0` lies in the box.  Returns a callable ``eps(x, s)`` like ``eps``.
+    """
+    from .diffusion import ou_clock
+
+    if not callable(eps):
+        raise TypeError(f"eps must be callable as eps(x, s), got {type(eps).__name__}")
+    low, high = float(low), float(high)
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(f"low < high must be finite numbers, got {low!r}, {high!r}")
+    tau, _ = ou_clock(betas)
+
+    def clipped(x, s):
+        e = np.asarray(eps(x, s), dtype=float)
+        abar = np.exp(-2.0 * tau(float(s)))
+        x0 = np.clip((x - np.sqrt(1.0 - abar) * e) / np.sqrt(abar), low, high)
+        return (x - np.sqrt(abar) * x0) / np.sqrt(1.0 - abar)
+
+    return clipped
+
+
 # ----------------------------------------------------------------------------------- metrics
 
 
@@ -425,51 +467,6 @@ def nearest_neighbour_distances(x, reference) -> np.ndarray:
     return out
 
 
-class TwoSample(NamedTuple):
-    """Energy statistic of two samples and its permutation p-value."""
-
-    statistic: float
-    pvalue: float
-
-
-def energy_test(x, y, permutations: int = 500, generator=None) -> TwoSample:
-    r"""Two-sample permutation test with the energy statistic :cite:p:`szekely2013energy`.
-
-    .. math::
-
-        E = \frac{2}{nm}\sum_{i,j}|x_i - y_j| - \frac{1}{n(n-1)}\sum_{i\ne i'}|x_i - x_{i'}|
-        - \frac{1}{m(m-1)}\sum_{j\ne j'}|y_j - y_{j'}|.
-
-    The p-value :math:`(1 + \#\{E_\pi \ge E\})/(1 + P)` over :math:`P` random relabellings
-    :math:`\pi` of the pooled sample is valid at every sample size when the two samples are
-    exchangeable (the same law, independent draws): under that null it is uniform on the grid
-    :math:`\{1, \dots, P+1\}/(P+1)`, up to ties.  The smallest reachable p-value is
-    :math:`1/(1+P)`.  All relabellings share one distance matrix: with :math:`s` the indicator
-    of the first group, the three sums are :math:`s^\top D (1-s)`, :math:`s^\top D s` and
-    :math:`(1-s)^\top D (1-s)`.
-    """
-    x = as_points(x, "x", min_points=2)
-    y = as_points(y, "y", dim=x.shape[1], min_points=2)
-    permutations = positive_int(permutations, "permutations")
-    rng = as_generator(generator)
-    z = np.concatenate([x, y])
-    N, n = len(z), len(x)
-    m = N - n
-    D = np.sqrt(_sqdist(z, z))
-    np.fill_diagonal(D, 0.0)
-    s = np.zeros((N, permutations + 1))
-    s[:n, 0] = 1.0
-    for k in range(1, permutations + 1):
-        s[rng.permutation(N)[:n], k] = 1.0
-    Ds = D @ s
-    total = D.sum()
-    within_x = np.einsum("ik,ik->k", s, Ds)
-    cross = Ds.sum(axis=0) - within_x
-    within_y = total - within_x - 2.0 * cross
-    e = 2.0 * cross / (n * m) - within_x / (n * (n - 1)) - within_y / (m * (m - 1))
-    return TwoSample(float(e[0]), float((1 + np.sum(e[1:] >= e[0])) / (1 + permutations)))
-
-
 class Scores(NamedTuple):
     """Every metric of :func:`evaluate` for one sample (see there)."""
 
@@ -490,10 +487,11 @@ def evaluate(x, data: Digits, classifier: DigitClassifier, generator=None, permu
     ``chi2``, ``chi2_p``: :func:`class_chi2` of the predicted classes against the predicted
     classes of ``data.test``; ``confidence``: mean largest class probability; ``w2``: exact
     :math:`W_2` (not squared) to ``data.test`` (:func:`wgf.ot.w2`); ``energy``, ``energy_p``:
-    :func:`energy_test` against ``data.test``; ``nn``: median distance of ``x`` to its
+    :func:`wgf.metrics.energy_test` against ``data.test``; ``nn``: median distance of ``x`` to its
     nearest stored training digit.  Every number is a comparison with the *test* split, so the
     reference values are those of a sample of the training law (``data.sample``) at the same n.
     """
+    from .metrics import energy_test
     from .ot import w2
 
     x = _pixels(x)
@@ -508,6 +506,6 @@ def evaluate(x, data: Digits, classifier: DigitClassifier, generator=None, permu
         confidence=classifier.confidence(x),
         w2=w2(x, data.test),
         energy=e.statistic,
-        energy_p=e.pvalue,
+        energy_p=e.p_value,
         nn=float(np.median(nearest_neighbour_distances(x, data.train))),
     )

@@ -57,11 +57,10 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from . import data, nets, train
+from . import nets, sampling, train
 from ._checks import as_float_array, as_points, positive, positive_int
 from .couplings import minibatch_ot
-from .rng import as_generator
-from .trajectory import Trajectory, keep_indices
+from .trajectory import Trajectory
 
 __all__ = [
     "EnergyMatching",
@@ -127,16 +126,17 @@ def flow_weight(t, tau_star: float = 0.8):
 
 
 def sample_energy(
-    grad_V, x0, steps, dt=None, eps_schedule=0.0, generator=None, keep=None, extra_steps=0
+    grad_V, x0, steps, dt=None, eps_schedule=0.0, generator=None, keep=None
 ) -> Trajectory:
     r"""Run :math:`x \leftarrow x - \Delta t\,\nabla V(x) + \sqrt{2\varepsilon(t)\Delta t}\,\xi`.
 
     The schedule's clock runs over :math:`t_k = k/\text{steps}`, :math:`k = 0,\dots,\text{steps}`
-    (step :math:`k\to k+1` uses :math:`\varepsilon(t_k)`), and ``extra_steps`` further steps
-    continue at :math:`\varepsilon(1)`.  With a constant temperature :math:`\varepsilon` the chain
-    is the unadjusted Langevin algorithm for :math:`\propto e^{-V/\varepsilon}`; an exact oracle
-    :math:`V = -\varepsilon\log p` (``grad_V = lambda x: -eps * p.score(x)``) targets :math:`p`
-    itself, up to an :math:`O(\Delta t)` bias.
+    (step :math:`k\to k+1` uses :math:`\varepsilon(t_k)`).  With a constant temperature
+    :math:`\varepsilon` the chain is the unadjusted Langevin algorithm for
+    :math:`\propto e^{-V/\varepsilon}`; an exact oracle :math:`V = -\varepsilon\log p`
+    (``grad_V = lambda x: -eps * p.score(x)``) targets :math:`p` itself, up to an
+    :math:`O(\Delta t)` bias.  It is :func:`wgf.sampling.langevin` with the drift
+    :math:`-\nabla V` and the temperature :math:`\varepsilon(t)`.
 
     Parameters
     ----------
@@ -158,16 +158,11 @@ def sample_energy(
         Source of the Gaussian noise.
     keep : int, optional
         Number of states recorded (evenly spread, endpoints included); default all.
-    extra_steps : int
-        Steps appended at :math:`\varepsilon(1)`; their states are recorded at ``t = 1`` (the
-        book's clock ends at the data), so with ``extra_steps > 0`` the recorded times repeat 1
-        and :meth:`wgf.trajectory.Trajectory.path_energy` is undefined (it raises); slice
-        ``x[:steps + 1]`` for the transport part.
 
     Returns
     -------
     Trajectory
-        From ``x0`` (``t = 0``) to the final samples (``t = 1``); ``nfe = steps + extra_steps``.
+        From ``x0`` (``t = 0``) to the final samples (``t = 1``); ``nfe = steps``.
 
     Raises
     ------
@@ -176,38 +171,18 @@ def sample_energy(
     """
     if not callable(grad_V):
         raise TypeError(f"grad_V must be callable as grad_V(x), got {type(grad_V).__name__}")
-    x = as_points(x0, "x0").copy()
     steps = positive_int(steps, "steps")
-    extra_steps = positive_int(extra_steps, "extra_steps", minimum=0)
     dt = 1.0 / steps if dt is None else positive(dt, "dt")
     if callable(eps_schedule):
-        eps_of = eps_schedule
+        schedule = eps_schedule
+        eps_schedule = lambda t: _real(schedule(t), "eps_schedule")  # noqa: E731
     else:
-        eps_const = _real(eps_schedule, "eps_schedule")
-        eps_of = lambda t: eps_const  # noqa: E731
-    rng = as_generator(generator)
-    total = steps + extra_steps
-    record = set(keep_indices(total, keep).tolist())
-    times, states = [0.0], [x.copy()]
-    for k in range(total):
-        t = min(k / steps, 1.0)
-        eps = float(eps_of(t))
-        if not np.isfinite(eps) or eps < 0:
-            raise ValueError(f"eps_schedule must give finite values >= 0, got {eps} at t={t}")
-        g = np.asarray(grad_V(x), dtype=float)
-        if g.shape != x.shape:
-            raise ValueError(f"grad_V must return shape {x.shape}, got {g.shape}")
-        if not np.all(np.isfinite(g)):
-            raise ValueError(f"grad_V returned NaN/Inf at step {k}")
-        x = x - dt * g
-        if eps > 0:
-            x += np.sqrt(2.0 * eps * dt) * rng.standard_normal(x.shape)
-        if not np.all(np.isfinite(x)):
-            raise ValueError(f"the chain diverged at step {k}; lower dt")
-        if k + 1 in record:
-            times.append(min((k + 1) / steps, 1.0))
-            states.append(x.copy())
-    return Trajectory(np.array(times), np.stack(states), nfe=total)
+        eps_schedule = _real(eps_schedule, "eps_schedule")
+    grad = sampling.Field(grad_V, "grad_V", model="energy sampler")
+    return sampling.langevin(
+        lambda x: -grad(x), x0, dt, steps, generator, keep, temperature=eps_schedule,
+        model="energy sampler", name="-grad_V",
+    )  # fmt: skip
 
 
 def _potential_grad(potential, x: torch.Tensor) -> torch.Tensor:
@@ -265,8 +240,8 @@ def _tensor(x) -> torch.Tensor:
     return torch.tensor(np.asarray(x), dtype=torch.float32)
 
 
-class EnergyMatching:
-    """Energy Matching on a 2-D toy target (zoo name ``"energy_matching"``).
+class EnergyMatching(sampling.Model):
+    """Energy Matching on a target (zoo name ``"energy_matching"``).
 
     ``defaults``: ``hidden``, ``depth``, ``activation`` (the potential); ``batch``, ``lr``,
     ``grad_clip``, ``ema``, ``phase1_steps``, ``phase2_steps`` (training); ``eps_max``,
@@ -277,6 +252,14 @@ class EnergyMatching:
     negatives) and ``refresh`` (steps between their restarts from noise).
 
     ``module.potential`` is :math:`V_\\theta`; ``module.warm`` its copy after phase 1.
+
+    .. rubric:: Clock
+
+    :meth:`sample` runs ``steps`` steps of :func:`sample_energy` with :math:`\\Delta t` =
+    ``1/steps`` by default, so book time is the sampler's own clock :math:`t_k = k/\\text{steps}`
+    (prior :math:`\\mathcal N(0, I)` at 0, data at 1); :meth:`field` is the time-independent
+    :math:`-\\nabla V_\\theta`, the drift it integrates.  Langevin steps beyond :math:`t = 1`
+    at :math:`\\varepsilon_{\\max}` are a separate chain (:meth:`equilibrate`) with its own clock.
     """
 
     defaults: ClassVar[dict] = {
@@ -285,6 +268,7 @@ class EnergyMatching:
         "activation": "silu",
         "batch": 128,
         "lr": 3e-3,
+        "lr_decay": True,
         "grad_clip": None,
         "ema": 0.995,
         "phase1_steps": 3000,
@@ -299,8 +283,8 @@ class EnergyMatching:
         "refresh": 200,
     }
 
-    def __init__(self, dataset: str, config: dict, seed: int):
-        self.dataset, self.target = dataset, data.get(dataset)
+    def __init__(self, target, config: dict, seed: int, *, name=None):
+        self._init_target(target, name)
         self.config = c = dict(config)
         self.seed = int(seed)
         for key in ("phase1_steps", "phase2_steps", "neg_steps", "chains", "refresh"):
@@ -314,7 +298,7 @@ class EnergyMatching:
         for key in ("cd_weight", "flow_weight"):
             _real(c[key], key)
         with nets.seeded(self.seed):
-            pot = nets.ScalarPotential(self.target.dim, c["hidden"], c["depth"], c["activation"])
+            pot = nets.ScalarPotential(self.dim, c["hidden"], c["depth"], c["activation"])
         self.module = _Pair(pot)
 
     @property
@@ -335,7 +319,7 @@ class EnergyMatching:
     def energy(self, x, warm: bool = False) -> np.ndarray:
         """:math:`V_\\theta(x)` in float64, for points of shape (n, d)."""
         pot = self.module.warm if warm else self.module.potential
-        x = as_points(x, "x", dim=self.target.dim)
+        x = as_points(x, "x", dim=self.dim)
         with torch.no_grad():
             return pot(_tensor(x)).double().numpy()
 
@@ -344,15 +328,15 @@ class EnergyMatching:
         return -self.energy(x, warm) / self.config["eps_max"]
 
     def _pairs(self, rng, b):
-        z = rng.standard_normal((b, self.target.dim))
+        z = rng.standard_normal((b, self.dim))
         x0, x1 = minibatch_ot(z, self.target.sample(b, rng), rng)
         return _tensor(x0), _tensor(x1), _tensor(rng.random(b))
 
     def _train(self, loss, steps, seed, desc, progress):
         c = self.config
         return train.fit(
-            self.module.potential, loss, steps=steps, lr=c["lr"], grad_clip=c["grad_clip"],
-            ema=c["ema"], seed=seed, progress=progress, desc=desc,
+            self.module.potential, loss, steps=steps, lr=c["lr"], lr_decay=c["lr_decay"],
+            grad_clip=c["grad_clip"], ema=c["ema"], seed=seed, progress=progress, desc=desc,
         )  # fmt: skip
 
     def fit(self, progress: bool = True) -> np.ndarray:
@@ -369,7 +353,7 @@ class EnergyMatching:
 
         def phase2(rng, step):
             if step % c["refresh"] == 0:  # restart the persistent chains: the full sampler
-                z = rng.standard_normal((c["chains"], self.target.dim))
+                z = rng.standard_normal((c["chains"], self.dim))
                 chains["x"] = sample_energy(grad, z, n_refresh, c["neg_dt"], sched, rng, 2).samples
             x_data = self.target.sample(b, rng)
             start = np.concatenate([chains["x"], x_data[: b - c["chains"]]])
@@ -385,23 +369,30 @@ class EnergyMatching:
         )
         return np.concatenate([r1.losses, r2.losses])
 
+    def field(self, x, t=None) -> np.ndarray:
+        """The drift :math:`-\\nabla V_\\theta(x)` (time-independent; ``t`` is accepted and checked)."""
+        if t is not None:
+            sampling.unit_time(t)
+        return -self.grad()(as_points(x, "x", dim=self.dim))
+
     def sample(
-        self, n, steps=100, generator=None, *, extra_steps=0, dt=None, warm=False, x0=None,
-        keep=None,
-    ) -> Trajectory:  # fmt: skip
+        self, n, steps=100, generator=None, *, x0=None, keep=None, dt=None, warm=False
+    ) -> Trajectory:
         """Noise :math:`\\mathcal N(0, I)` (``t = 0``) to data (``t = 1``) by :func:`sample_energy`.
 
-        ``steps`` steps of size ``dt`` (default ``1/steps``) under the temperature schedule, then
-        ``extra_steps`` Langevin steps at :math:`\\varepsilon_{\\max}`.  ``warm=True`` uses the
-        phase-1 potential; ``x0`` (``n`` rows) replaces the noise draw.  States after
-        ``t = 1`` are recorded at ``t = 1`` (see :func:`sample_energy`).
+        ``steps`` steps of size ``dt`` (default ``1/steps``) under the temperature schedule;
+        ``warm=True`` uses the phase-1 potential; ``x0`` replaces the noise draw; ``nfe = steps``.
         """
-        n = positive_int(n, "n")
-        rng = as_generator(generator)
-        x0 = rng.standard_normal((n, self.target.dim)) if x0 is None else x0
-        x0 = as_points(x0, "x0", dim=self.target.dim)
-        if x0.shape[0] != n:
-            raise ValueError(f"x0 must have n={n} rows, got {x0.shape[0]}")
-        return sample_energy(
-            self.grad(warm), x0, steps, dt, self.schedule(), rng, keep, extra_steps
-        )
+        x, rng = self._start(n, x0, generator)
+        return sample_energy(self.grad(warm), x, steps, dt, self.schedule(), rng, keep)
+
+    def equilibrate(self, x, steps, dt, generator=None, *, keep=None, warm=False) -> Trajectory:
+        """Continue ``steps`` Langevin steps of size ``dt`` at :math:`\\varepsilon_{\\max}` from ``x``.
+
+        The chain beyond the end of :meth:`sample` (the law it targets is the Boltzmann density
+        :math:`\\propto e^{-V_\\theta/\\varepsilon_{\\max}}`); its own clock runs ``k/steps``.
+        Passing the generator that :meth:`sample` used continues its noise stream.
+        """
+        x = as_points(x, "x", dim=self.dim)
+        eps_max = self.config["eps_max"]
+        return sample_energy(self.grad(warm), x, steps, dt, eps_max, generator, keep)

@@ -15,7 +15,8 @@ import numpy as np
 from scipy import optimize
 from scipy.special import logsumexp
 
-from ._checks import as_float_array, as_weights, positive, positive_int
+from ._checks import as_float_array, positive, positive_int
+from .ot import _weights as as_weights  # dtype-aware: float32 weights summing to 1 accepted
 
 __all__ = [
     "entropic_jko_chain",
@@ -44,7 +45,8 @@ def gaussian_entropic_jko_step_1d(mean, var, tau, gamma, target_mean=0.0, target
     """
     tau, gamma = positive(tau, "tau"), positive(gamma, "gamma")
     var, q = positive(var, "var"), positive(target_var, "target_var")
-    mean, b = float(mean), float(target_mean)
+    mean = float(as_float_array(mean, "mean"))
+    b = float(as_float_array(target_mean, "target_mean"))
 
     def eq(s):
         c = tau * (1.0 / q - 1.0 / s)
@@ -104,6 +106,8 @@ def entropic_jko_step(
     if np.any(target <= 0):
         raise ValueError("target must be strictly positive on the grid")
     tau, gamma = positive(tau, "tau"), positive(gamma, "gamma")
+    tol = positive(tol, "tol")
+    max_iter = positive_int(max_iter, "max_iter")
     Cg = (grid[:, None] - grid[None, :]) ** 2 / gamma
     kappa = (2 * tau / gamma) / (1 + 2 * tau / gamma)
     with np.errstate(divide="ignore"):

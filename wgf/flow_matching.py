@@ -42,12 +42,11 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 import torch
 
-from . import data, nets, train
+from . import nets, sampling, train
 from ._checks import as_float_array, as_gaussian_pair, as_points, positive, positive_int
 from .couplings import _pair, independent, minibatch_ot
 from .ot import gaussian_ot_map
-from .rng import as_generator
-from .trajectory import Trajectory, keep_indices
+from .trajectory import Trajectory
 
 __all__ = [
     "ICFM",
@@ -112,10 +111,14 @@ def cfm_loss(net, x0, x1, t) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------
 
 
-def euler_sample(velocity, x0, steps=100, generator=None, *, dim=None, keep=None) -> Trajectory:
+def euler_sample(
+    velocity, x0, steps=100, generator=None, *, dim=None, keep=None, method="euler"
+) -> Trajectory:
     r"""Integrate :math:`\dot x = v(x, t)` from :math:`t = 0` to 1 with ``steps`` Euler steps.
 
     .. math::  x_{k+1} = x_k + h\, v(x_k, t_k), \qquad t_k = k h, \quad h = 1/K.
+
+    A convenience front end of :func:`wgf.sampling.ode` (``method="heun"`` for Heun's method).
 
     Parameters
     ----------
@@ -125,7 +128,7 @@ def euler_sample(velocity, x0, steps=100, generator=None, *, dim=None, keep=None
         Starting points; an integer ``n`` draws ``n`` points of :math:`\mathcal N(0, I_{dim})`
         from ``generator`` (then ``dim`` is required).
     steps : int
-        Number of Euler steps K (= the number of velocity evaluations, ``nfe``).
+        Number of steps K (Euler: ``nfe = K``; Heun: ``2K``).
     keep : int or None
         Number of states to record (default all ``steps + 1``), see
         :func:`wgf.trajectory.keep_indices`.
@@ -135,28 +138,13 @@ def euler_sample(velocity, x0, steps=100, generator=None, *, dim=None, keep=None
     Trajectory
         Time runs from the prior (``t = 0``) to the data (``t = 1``), as in the book.
     """
-    if not callable(velocity):
-        raise TypeError(f"velocity must be callable as velocity(x, t), got {type(velocity)}")
-    steps = positive_int(steps, "steps")
+    n = None
     if isinstance(x0, (int, np.integer)) and not isinstance(x0, bool):
-        n = positive_int(x0, "x0")
-        if dim is None:
-            raise ValueError("dim is required when x0 is a number of points")
-        x = as_generator(generator).standard_normal((n, positive_int(dim, "dim")))
-    else:
-        x = as_points(x0, "x0", dim=dim).copy()
-    kept = set(keep_indices(steps, keep).tolist())
-    h = 1.0 / steps
-    states, times = [x.copy()], [0.0]
-    for k in range(steps):
-        v = np.asarray(velocity(x, k * h), dtype=np.float64)
-        if v.shape != x.shape:
-            raise ValueError(f"velocity returned shape {v.shape}, expected {x.shape}")
-        x = x + h * v
-        if k + 1 in kept:
-            states.append(x.copy())
-            times.append(min((k + 1) * h, 1.0))
-    return Trajectory(np.array(times), np.stack(states), nfe=steps)
+        n, x0 = positive_int(x0, "x0"), None
+    return sampling.ode(
+        velocity, x0, steps, method=method, keep=keep, model="flow matching", n=n, dim=dim,
+        generator=generator,
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,11 +334,16 @@ def _check_config(c):
         raise ValueError(f"ema must be None or lie in [0, 1), got {c['ema']!r}")
 
 
-class _FlowMatching:
-    """Shared machinery: a :class:`~wgf.nets.TimeMLP` velocity trained on coupled pairs."""
+class _FlowMatching(sampling.Model):
+    """Shared machinery: a :class:`~wgf.nets.TimeMLP` velocity trained on coupled pairs.
+
+    The clock is the book's (prior :math:`\\mathcal N(0, I)` at ``t = 0``, data at ``t = 1``):
+    :meth:`field` is the learned velocity :math:`v_\\theta(x, t)` itself.
+    """
 
     coupling = staticmethod(independent)
     desc = "flow matching"
+    sampling_only: ClassVar[tuple] = ("wgf.sampling", "wgf.trajectory")
     defaults: ClassVar[dict] = {
         "hidden": 128,
         "depth": 3,
@@ -359,21 +352,21 @@ class _FlowMatching:
         "batch": 128,
         "steps": 4000,
         "lr": 2e-3,
+        "lr_decay": True,
         "ema": 0.999,
         "grad_clip": 1.0,
     }
 
-    def __init__(self, dataset: str, config: dict, seed: int):
-        self.dataset = dataset
-        self.target = data.get(dataset)
+    def __init__(self, target, config: dict, seed: int, *, name=None):
+        self._init_target(target, name)
         self.config = c = dict(config)
         self.seed = int(seed)
         _check_config(c)
         with nets.seeded(self.seed):
-            self.module = nets.TimeMLP.from_config(self.target.dim, c)
+            self.module = nets.TimeMLP.from_config(self.dim, c)
 
     def _pairs(self, rng, b):
-        x0 = rng.standard_normal((b, self.target.dim))
+        x0 = rng.standard_normal((b, self.dim))
         return self.coupling(x0, self.target.sample(b, rng), rng)
 
     def _train(self, pairs, progress, seed_offset=0):
@@ -392,11 +385,12 @@ class _FlowMatching:
             loss_fn,
             steps=c["steps"],
             lr=c["lr"],
+            lr_decay=c["lr_decay"],
             ema=c["ema"],
             grad_clip=c["grad_clip"],
             seed=self.seed + seed_offset,
             progress=progress,
-            desc=f"{self.desc} ({self.dataset})",
+            desc=f"{self.desc} ({self.target_name})",
         )
         return result.losses
 
@@ -409,18 +403,21 @@ class _FlowMatching:
         """The learned field as a numpy callable ``v(x, t)`` (float64)."""
         return nets.numpy_predictor(self.module)
 
-    def sample(self, n, steps=100, generator=None, *, x0=None, keep=None) -> Trajectory:
-        """Euler-integrate the learned field from :math:`\\mathcal N(0, I)` (``t=0``) to data (``t=1``).
+    def field(self, x, t) -> np.ndarray:
+        """The learned velocity :math:`v_\\theta(x, t)` at book time ``t``."""
+        return self.velocity(as_points(x, "x", dim=self.dim), sampling.unit_time(t))
 
-        ``x0`` replaces the prior draw (then ``n`` must match its length); ``nfe = steps``.
+    def sample(
+        self, n, steps=100, generator=None, *, x0=None, keep=None, method="euler"
+    ) -> Trajectory:
+        """Integrate the learned field from :math:`\\mathcal N(0, I)` (``t=0``) to data (``t=1``).
+
+        ``x0`` replaces the prior draw (then ``n`` is ``None`` or its length); ``method`` is
+        ``"euler"`` (``nfe = steps``) or ``"heun"`` (``nfe = 2 steps``).
         """
-        n = positive_int(n, "n")
-        if x0 is None:
-            x0 = as_generator(generator).standard_normal((n, self.target.dim))
-        x0 = as_points(x0, "x0", dim=self.target.dim)
-        if x0.shape[0] != n:
-            raise ValueError(f"x0 must hold n={n} points, got {x0.shape[0]}")
-        return euler_sample(self.velocity, x0, steps, keep=keep)
+        x, _ = self._start(n, x0, generator)
+        model = f"{self.desc} ({self.target_name})"
+        return sampling.ode(self.velocity, x, steps, method=method, keep=keep, model=model)
 
 
 class ICFM(_FlowMatching):
@@ -450,9 +447,9 @@ class OTCFM(_FlowMatching):
 class RectifiedFlow(_FlowMatching):
     r"""One reflow of an I-CFM flow (zoo name ``"rectified_flow"``) :cite:`liu2023flow`.
 
-    The teacher is ``zoo.get("i_cfm", dataset, seed, **teacher)``, with ``teacher`` the dict of
-    I-CFM overrides in this model's configuration (default ``{}``: the teacher's cached default
-    training).  Being part of the configuration, it is part of this model's cache key, so a
+    The teacher is declared in ``requires = {"teacher": "i_cfm"}``: :mod:`wgf.zoo` trains or
+    loads ``i_cfm`` on the same target and seed with the overrides ``config["teacher"]``
+    (default ``{}``: the teacher's cached default training) and passes it to :meth:`fit`.  Being part of the configuration, it is part of this model's cache key, so a
     student is never served for another teacher.  A pool of ``pairs`` couples
     :math:`(x_0, \hat x_1)`, :math:`\hat x_1` the teacher's Euler solution (``teacher_steps``
     steps) from :math:`x_0\sim\mathcal N(0,I)`, is drawn once; the student, initialised with the
@@ -466,6 +463,8 @@ class RectifiedFlow(_FlowMatching):
     """
 
     desc = "rectified flow"
+    requires: ClassVar[dict] = {"teacher": "i_cfm"}
+    sampling_only: ClassVar[tuple] = ()  # the reflow pool is drawn by the sampler
     defaults: ClassVar[dict] = {
         **{k: v for k, v in _FlowMatching.defaults.items() if k not in _ARCHITECTURE},
         "steps": 1000,
@@ -475,7 +474,7 @@ class RectifiedFlow(_FlowMatching):
         "teacher": {},
     }
 
-    def __init__(self, dataset: str, config: dict, seed: int):
+    def __init__(self, target, config: dict, seed: int, *, name=None):
         c = dict(config)
         teacher = c.get("teacher", {})
         if not isinstance(teacher, dict):
@@ -493,18 +492,24 @@ class RectifiedFlow(_FlowMatching):
             c[key] = teacher_config[key]
         positive_int(c["pairs"], "pairs", minimum=2)
         positive_int(c["teacher_steps"], "teacher_steps")
-        super().__init__(dataset, c, seed)
+        super().__init__(target, c, seed, name=name)
         self.teacher_config = teacher_config
 
-    def fit(self, progress: bool = True) -> np.ndarray:
-        """Draw the reflow pool from the I-CFM teacher, then train on it."""
-        from . import zoo
+    def fit(self, progress: bool = True, *, teacher=None) -> np.ndarray:
+        """Draw the reflow pool from the trained I-CFM ``teacher``, then train on it.
 
+        ``teacher`` is supplied by :func:`wgf.zoo.get` (declared in ``requires``); it must
+        have been trained on this target with ``config["teacher"]``.
+        """
+        if teacher is None:
+            raise ValueError(
+                "teacher is required: a trained I-CFM model (wgf.zoo.get('rectified_flow', ...) "
+                "supplies it)"
+            )
         c = self.config
-        teacher = zoo.get("i_cfm", self.dataset, self.seed, progress=progress, **c["teacher"])
         rng = np.random.default_rng([self.seed, 7])
-        x0 = rng.standard_normal((c["pairs"], self.target.dim))
-        x1 = euler_sample(teacher.velocity, x0, c["teacher_steps"], keep=2).samples
+        x0 = rng.standard_normal((c["pairs"], self.dim))
+        x1 = teacher.sample(None, c["teacher_steps"], x0=x0, keep=2).samples
         self.module.load_state_dict(teacher.module.state_dict())
 
         def pairs(rng, b):

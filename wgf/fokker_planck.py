@@ -17,7 +17,7 @@ the Wasserstein gradient flow of :math:`\mathrm{KL}(\cdot\,\|\,\pi)`
    Euler, preserves positivity for every time step.
 2. :func:`langevin`: Euler–Maruyama particles
    :math:`X \leftarrow X - \nabla V(X)\,\Delta t + \sqrt{2\Delta t}\,\xi`.
-3. :func:`ou_gaussian`, :func:`ou_mixture`, :func:`ou_density`: the exact solution for
+3. :func:`ou_gaussian` and :meth:`wgf.mixtures.GaussianMixture.ou`: the exact solution for
    :math:`V = |x|^2/2` from Gaussian and Gaussian-mixture initial laws.
 """
 
@@ -34,13 +34,10 @@ from .rng import as_generator
 __all__ = [
     "bernoulli",
     "fokker_planck_matrix",
+    "kl_face_density",
     "langevin",
-    "mixture_pdf",
-    "mixture_sample",
-    "ou_density",
     "ou_euler_maruyama",
     "ou_gaussian",
-    "ou_mixture",
     "solve_fokker_planck",
 ]
 
@@ -220,9 +217,14 @@ def langevin(x0, grad_V, dt, n_steps, generator=None, *, keep_every: int | None 
         g = np.asarray(grad_V(x), dtype=np.float64)
         if g.shape != x.shape or not np.all(np.isfinite(g)):
             raise ValueError(f"grad_V must return finite values of shape {x.shape}")
-        x = x - dt * g + noise * rng.standard_normal(x.shape)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below
+            x = x - dt * g + noise * rng.standard_normal(x.shape)
         if keep_every is not None and (k % keep_every == 0 or k == n_steps):
             kept.append(x.copy())
+    if not np.all(np.isfinite(x)):  # an overflow in the last update (e.g. dt too large)
+        raise ValueError(
+            f"langevin diverged: the state after step {n_steps} is not finite (dt={dt:g} too large?)"
+        )
     return x if keep_every is None else np.stack(kept)
 
 
@@ -243,7 +245,10 @@ def ou_gaussian(m0, S0, t):
     """
     m0 = as_vector(m0, "m0")
     S0 = as_spd(S0, "S0", dim=m0.shape[0])
-    t = float(as_float_array(t, "t"))
+    t = as_float_array(t, "t")
+    if t.ndim != 0:
+        raise ValueError(f"t must be a scalar time, got shape {t.shape}")
+    t = float(t)
     if t < 0:
         raise ValueError(f"t must be non-negative, got {t}")
     e = np.exp(-t)
@@ -280,77 +285,53 @@ def ou_euler_maruyama(m0, S0, dt, n_steps):
     return (1.0 - dt) ** k * m0, a2k * S0 + var * np.eye(m0.shape[0])
 
 
-def _mixture(weights, means, covs):
-    means = as_points(means, "means")
-    k, d = means.shape
-    w = as_float_array(weights, "weights").reshape(-1)
-    if w.shape != (k,) or np.any(w < 0) or abs(w.sum() - 1) > 1e-9:
-        raise ValueError(f"weights must be {k} non-negative numbers summing to 1, got {weights!r}")
-    covs = as_float_array(covs, "covs")
-    if covs.ndim == 1 and d == 1:
-        covs = covs.reshape(k, 1, 1)
-    if covs.shape != (k, d, d):
-        raise ValueError(f"covs must have shape ({k}, {d}, {d}), got {covs.shape}")
-    covs = np.stack([as_spd(c, f"covs[{i}]") for i, c in enumerate(covs)])
-    return w, means, covs
+def kl_face_density(rho, grid: Grid, V) -> list:
+    r"""The face densities that make the Scharfetter-Gummel flux a Wasserstein-gradient flux.
 
+    With :math:`\varphi = \log(\rho/\pi) + 1` (:func:`wgf.functionals.kl_variation`), the
+    Scharfetter-Gummel flux of :func:`fokker_planck_matrix` across the face between cells
+    :math:`i` and :math:`j = i + e_k` is :math:`-\rho_{ij}(\varphi_j - \varphi_i)/h` with
 
-def ou_mixture(weights, means, covs, t):
-    r"""The exact OU flow of a Gaussian mixture: each component follows :func:`ou_gaussian`,
-    the weights stay fixed (the Fokker–Planck equation is linear).
+    .. math::
+
+        \rho_{ij} = \frac{B(-\Delta V)\,\rho_j - B(\Delta V)\,\rho_i}{\varphi_j - \varphi_i}
+        \;\ge 0, \qquad \Delta V = V_j - V_i ,
+
+    (the numerator and the denominator have the same sign, since
+    :math:`B(-\Delta V)\rho_j - B(\Delta V)\rho_i = B(\Delta V)e^{V_i}(u_j - u_i)` with
+    :math:`u = \rho e^V`; where :math:`\varphi_j = \varphi_i` the limit
+    :math:`B(\Delta V)\,\rho_i` is used).  Passing them to
+    :func:`wgf.functionals.wasserstein_gradient` gives
+    :math:`-\operatorname{grad}_W\mathrm{KL}(\rho) = A\rho` exactly, :math:`A` the operator of
+    :func:`fokker_planck_matrix`.
 
     Parameters
     ----------
-    weights : array_like, shape (k,)
-    means : array_like, shape (k, d)
-    covs : array_like, shape (k, d, d)
-    t : float
-        time >= 0.
+    rho : array_like, shape ``grid.shape``
+        a strictly positive density on ``grid``.
+    grid : wgf.functionals.Grid
+    V : callable or array_like
+        the potential (as in :func:`fokker_planck_matrix`).
 
     Returns
     -------
-    tuple of ndarray
-        ``(weights, means_t, covs_t)``.
+    list of ndarray
+        one array per axis, of the shapes of :func:`wgf.functionals.face_differences`.
     """
-    w, means, covs = _mixture(weights, means, covs)
-    pairs = [ou_gaussian(m, S, t) for m, S in zip(means, covs, strict=True)]
-    return w, np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
-
-
-def mixture_pdf(x, weights, means, covs) -> np.ndarray:
-    r"""Density :math:`\sum_j w_j\,\mathcal N(x;\, m_j, S_j)` at points ``x`` of shape (..., d)."""
-    w, means, covs = _mixture(weights, means, covs)
-    x = as_float_array(x, "x")
-    d = means.shape[1]
-    if x.shape[-1] != d:
-        raise ValueError(f"x must have last dimension {d}, got shape {x.shape}")
-    out = np.zeros(x.shape[:-1])
-    for wj, m, S in zip(w, means, covs, strict=True):
-        z = x - m
-        P = np.linalg.inv(S)
-        quad = np.einsum("...i,ij,...j->...", z, P, z)
-        norm = np.sqrt((2 * np.pi) ** d * np.linalg.det(S))
-        out += wj * np.exp(-0.5 * quad) / norm
-    return out
-
-
-def mixture_sample(n, weights, means, covs, generator=None) -> np.ndarray:
-    """``n`` independent samples of a Gaussian mixture, shape (n, d)."""
-    w, means, covs = _mixture(weights, means, covs)
-    n = positive_int(n, "n")
-    rng = as_generator(generator)
-    labels = rng.choice(w.size, size=n, p=w)
-    z = rng.standard_normal((n, means.shape[1]))
-    chol = np.linalg.cholesky(covs)
-    return means[labels] + np.einsum("nij,nj->ni", chol[labels], z)
-
-
-def ou_density(grid: Grid, weights, means, covs, t) -> np.ndarray:
-    """The exact OU-evolved mixture density at time ``t`` at the cell centres of ``grid``
-    (point values, not renormalised)."""
     if not isinstance(grid, Grid):
         raise TypeError(f"grid must be a wgf.functionals.Grid, got {type(grid).__name__}")
-    w, m, S = ou_mixture(weights, means, covs, t)
-    if m.shape[1] != grid.d:
-        raise ValueError(f"mixture dimension {m.shape[1]} does not match the grid's d={grid.d}")
-    return mixture_pdf(grid.points, w, m, S)
+    rho = as_density(rho, grid, strictly_positive=True)
+    V = grid.field(V, "V")
+    logu = np.log(rho) + V  # phi up to a constant: log(rho / pi) = log rho + V + const
+    out = []
+    for k in range(grid.d):
+        dV = np.diff(V, axis=k)
+        lo = [slice(None)] * grid.d
+        hi = [slice(None)] * grid.d
+        lo[k], hi[k] = slice(None, -1), slice(1, None)
+        ri, rj = rho[tuple(lo)], rho[tuple(hi)]
+        num = bernoulli(-dV) * rj - bernoulli(dV) * ri
+        dphi = np.diff(logu, axis=k)
+        small = np.abs(dphi) < 1e-12
+        out.append(np.where(small, bernoulli(dV) * ri, num / np.where(small, 1.0, dphi)))
+    return out

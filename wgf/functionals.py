@@ -44,6 +44,8 @@ __all__ = [
     "dissipation",
     "entropy",
     "entropy_variation",
+    "face_differences",
+    "face_divergence",
     "fisher_gaussian",
     "gibbs_density",
     "interaction_energy",
@@ -102,6 +104,10 @@ class Grid:
         self.h = tuple(
             float((hi - lo) / k) for lo, hi, k in zip(self.lower, self.upper, self.n, strict=True)
         )
+        if not all(np.isfinite(hk) and hk > 0 for hk in self.h):
+            raise ValueError(
+                f"bounds must give finite, positive cell widths, got h = {self.h} from {b.tolist()}"
+            )
         self.axes = tuple(
             lo + (np.arange(k) + 0.5) * hk
             for lo, k, hk in zip(self.lower, self.n, self.h, strict=True)
@@ -125,10 +131,19 @@ class Grid:
     __hash__ = None
 
     def field(self, f, name: str = "f") -> np.ndarray:
-        """``f`` as a finite float64 array of shape ``grid.shape``; a callable is evaluated at
-        the cell centres as ``f(points)`` with ``points`` of shape ``(*shape, d)``."""
-        values = f(self.points) if callable(f) else f
-        arr = as_float_array(values, name)
+        """``f`` as a finite float64 array of shape ``grid.shape``.
+
+        A callable is evaluated at the cell centres in the point layout that
+        :class:`wgf.mixtures.GaussianMixture` uses, ``f(points)`` with ``points`` of shape
+        ``(prod(shape), d)`` (e.g. ``mixture.prob`` or ``lambda x: 0.5 * (x**2).sum(-1)``),
+        and its ``prod(shape)`` values are reshaped to the grid."""
+        if callable(f):
+            flat = f(self.points.reshape(-1, self.d))
+            arr = as_float_array(flat, name)
+            if arr.size == int(np.prod(self.shape)):
+                arr = arr.reshape(self.shape)
+        else:
+            arr = as_float_array(f, name)
         if arr.shape != self.shape:
             raise ValueError(
                 f"{name} must have the grid's shape {self.shape} (mismatched grids?), "
@@ -273,7 +288,39 @@ def kl_variation(rho, pi, grid: Grid) -> np.ndarray:
     return np.log(rho / pi) + 1.0
 
 
-def wasserstein_gradient(rho, variation, grid: Grid) -> np.ndarray:
+def face_differences(f, grid: Grid) -> list:
+    r"""Differences :math:`(f_j - f_i)/h_k` across the interior faces of every axis.
+
+    Entry ``k`` has the grid's shape with one fewer cell along axis ``k`` (face ``i`` lies
+    between cells ``i`` and ``i + 1``).
+    """
+    f = _grid(grid).field(f)
+    return [np.diff(f, axis=k) / hk for k, hk in enumerate(grid.h)]
+
+
+def face_divergence(fluxes, grid: Grid) -> np.ndarray:
+    r"""Finite-volume divergence of face fluxes with no flux through the boundary.
+
+    ``fluxes[k]`` are the fluxes across the interior faces normal to axis ``k`` (shapes as in
+    :func:`face_differences`); the result at cell :math:`i` is
+    :math:`\sum_k (J_{i+1/2} - J_{i-1/2})/h_k` with :math:`J = 0` on the boundary.
+    """
+    grid = _grid(grid)
+    if len(fluxes) != grid.d:
+        raise ValueError(f"fluxes must have one array per axis ({grid.d}), got {len(fluxes)}")
+    out = np.zeros(grid.shape)
+    for k, (J, hk) in enumerate(zip(fluxes, grid.h, strict=True)):
+        J = as_float_array(J, f"fluxes[{k}]")
+        expected = tuple(n - 1 if a == k else n for a, n in enumerate(grid.shape))
+        if J.shape != expected:
+            raise ValueError(f"fluxes[{k}] must have shape {expected}, got {J.shape}")
+        pad = [(0, 0)] * grid.d
+        pad[k] = (1, 1)
+        out += np.diff(np.pad(J, pad), axis=k) / hk
+    return out
+
+
+def wasserstein_gradient(rho, variation, grid: Grid, *, face_density=None) -> np.ndarray:
     r"""Otto's Wasserstein gradient :math:`\operatorname{grad}_W F(\rho) = -\nabla\cdot\bigl(\rho\,\nabla \tfrac{\delta F}{\delta\rho}\bigr)`.
 
     The gradient flow of :math:`F` is :math:`\partial_t\rho = -\operatorname{grad}_W F(\rho)`
@@ -287,16 +334,36 @@ def wasserstein_gradient(rho, variation, grid: Grid) -> np.ndarray:
     variation : array_like, shape ``grid.shape``
         the first variation :math:`\delta F/\delta\rho` at ``rho``.
     grid : Grid
+    face_density : sequence of arrays, optional
+        densities on the interior faces (one array per axis, shapes as in
+        :func:`face_differences`).  With them the gradient is the finite-volume expression
+        :math:`-\sum_k (J_{i+1/2} - J_{i-1/2})/h_k`, :math:`J = \rho_{\text{face}}\,
+        (\varphi_{i+1} - \varphi_i)/h_k`, with no flux through the boundary: the stencil of
+        :func:`wgf.fokker_planck.fokker_planck_matrix`, whose face densities are
+        :func:`wgf.fokker_planck.kl_face_density`.  By default, central differences.
 
     Returns
     -------
     ndarray, shape ``grid.shape``
-        :math:`\operatorname{grad}_W F(\rho)` by central differences (second order); a
-        ``variation`` or ``rho`` of another shape raises ``ValueError``.
+        :math:`\operatorname{grad}_W F(\rho)` (second order either way); a ``variation`` or
+        ``rho`` of another shape raises ``ValueError``.
     """
     rho = as_density(rho, grid)
     phi = grid.field(variation, "variation")
-    return -grid.divergence(rho * grid.gradient(phi))
+    if face_density is None:
+        return -grid.divergence(rho * grid.gradient(phi))
+    if len(face_density) != grid.d:
+        raise ValueError(f"face_density must have one array per axis ({grid.d})")
+    diffs = face_differences(phi, grid)
+    fluxes = []
+    for k, (rf, dphi) in enumerate(zip(face_density, diffs, strict=True)):
+        rf = as_float_array(rf, f"face_density[{k}]")
+        if rf.shape != dphi.shape:
+            raise ValueError(f"face_density[{k}] must have shape {dphi.shape}, got {rf.shape}")
+        if np.any(rf < 0):
+            raise ValueError(f"face_density[{k}] must be non-negative")
+        fluxes.append(rf * dphi)
+    return -face_divergence(fluxes, grid)
 
 
 def dissipation(rho, variation, grid: Grid) -> float:

@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import ot as wot
-from ._checks import as_float_array, as_gaussian_pair, as_points, as_weights
+from ._checks import as_float_array, as_gaussian_pair, as_points
 from .functionals import Grid, as_density
 
 __all__ = [
@@ -281,8 +281,8 @@ def mccann_samples(x, y, t, a=None, b=None, *, plan=None) -> DiscreteInterpolant
     """
     x = as_points(x, "x")
     y = as_points(y, "y", dim=x.shape[1])
-    a = as_weights(a, x.shape[0], "a")
-    b = as_weights(b, y.shape[0], "b")
+    a = wot._weights(a, x.shape[0], "a")  # float32 / non-contiguous weights accepted
+    b = wot._weights(b, y.shape[0], "b")
     t = _as_time(t)
     if plan is None:
         plan = wot.ot_plan(x, y, a, b)

@@ -46,7 +46,9 @@ __all__ = [
     "gaussian_jko_objective",
     "gaussian_jko_step",
     "gaussian_jko_step_numerical",
+    "lagrangian_el_residual",
     "lagrangian_energy",
+    "lagrangian_fisher_information",
     "lagrangian_jko_chain",
     "lagrangian_jko_step",
     "particle_density",
@@ -247,7 +249,8 @@ class Potential1D(NamedTuple):
 
 def quadratic_potential(center=0.0, variance=1.0) -> Potential1D:
     r""":math:`V(x) = (x - b)^2/(2q)`, so that :math:`\pi \propto e^{-V} = \mathcal N(b, q)`."""
-    b, q = float(center), positive(variance, "variance")
+    b = float(as_float_array(center, "center"))
+    q = positive(variance, "variance")
     return Potential1D(
         lambda x: (x - b) ** 2 / (2 * q), lambda x: (x - b) / q, lambda x: np.full_like(x, 1 / q)
     )
@@ -255,6 +258,8 @@ def quadratic_potential(center=0.0, variance=1.0) -> Potential1D:
 
 def quantile_particles(ppf, n: int) -> np.ndarray:
     r"""Particles :math:`x_i = F^{-1}((i - \tfrac12)/n)`, :math:`i = 1..n` (equal masses 1/n)."""
+    if not callable(ppf):
+        raise TypeError(f"ppf must be callable (a quantile function), got {type(ppf).__name__}")
     n = positive_int(n, "n", minimum=3)
     x = as_float_array(ppf((np.arange(n) + 0.5) / n), "ppf(levels)")
     _check_particles(x)
@@ -269,6 +274,22 @@ def _check_particles(x, name="x"):
     if np.any(np.diff(x) <= 0):
         raise ValueError(f"{name} must be strictly increasing (ordered, distinct particles)")
     return x
+
+
+def _potential(potential) -> Potential1D:
+    if not all(callable(getattr(potential, k, None)) for k in ("value", "grad", "hess")):
+        raise TypeError(
+            "potential must be a wgf.jko.Potential1D (value, grad, hess callables), "
+            f"got {type(potential).__name__}"
+        )
+    return potential
+
+
+def _evaluate(f, x, name):
+    out = as_float_array(f(x), name)
+    if out.shape != x.shape:
+        raise ValueError(f"{name} must return an array of shape {x.shape}, got {out.shape}")
+    return out
 
 
 def particle_density(x):
@@ -304,8 +325,64 @@ def lagrangian_energy(x, potential: Potential1D) -> float:
     The entropy term is :math:`\int\rho\log\rho` of :func:`particle_density`.
     """
     x = _check_particles(x)
+    potential = _potential(potential)
     n = x.size
-    return float(np.mean(potential.value(x)) - np.sum(np.log(n * np.diff(x))) / n)
+    return float(
+        np.mean(_evaluate(potential.value, x, "potential.value"))
+        - np.sum(np.log(n * np.diff(x))) / n
+    )
+
+
+def _discrete_gradient(x, potential):
+    """:math:`V'(x_i) + 1/h_i - 1/h_{i-1}` (with :math:`1/h_0 = 1/h_N = 0`)."""
+    r = 1.0 / np.diff(x)
+    return (
+        _evaluate(potential.grad, x, "potential.grad")
+        + np.concatenate([r, [0.0]])
+        - np.concatenate([[0.0], r])
+    )
+
+
+def lagrangian_fisher_information(x, potential: Potential1D) -> float:
+    r"""The discrete relative Fisher information of ordered equal-mass particles.
+
+    .. math::
+
+        I_N(x) = \frac1N\sum_{i=1}^N \Bigl(V'(x_i) + \frac1{h_i} - \frac1{h_{i-1}}\Bigr)^2,
+        \qquad h_i = x_{i+1} - x_i,\ \frac1{h_0} = \frac1{h_N} = 0,
+
+    the squared norm (in the flat metric :math:`\frac1N\sum_i |\cdot|^2` of the quantile
+    coordinates) of the gradient of :func:`lagrangian_energy`: the particle version of
+    :math:`\int\rho\,|\nabla\log(\rho/\pi)|^2`.  By the Euler-Lagrange equation of one step
+    (:func:`lagrangian_el_residual`), :math:`W_2^2(x, y) = \tau^2 I_N(x)` when :math:`x` is the
+    step from :math:`y`.
+    """
+    x = _check_particles(x)
+    g = _discrete_gradient(x, _potential(potential))
+    return float(np.mean(g**2))
+
+
+def lagrangian_el_residual(x, y, tau, potential: Potential1D) -> np.ndarray:
+    r"""Residual of the discrete Euler-Lagrange equation of one Lagrangian JKO step.
+
+    .. math::
+
+        r_i = x_i + \tau\Bigl(V'(x_i) + \frac1{h_i} - \frac1{h_{i-1}}\Bigr) - y_i ,
+
+    which vanishes (to the Newton tolerance) when ``x`` is :func:`lagrangian_jko_step` of ``y``:
+    the displacement back to the previous particles is :math:`\tau` times the discrete
+    Wasserstein gradient of the free energy at the new point.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+    """
+    x = _check_particles(x)
+    y = _check_particles(y, "y")
+    if y.shape != x.shape:
+        raise ValueError(f"y must have the shape of x {x.shape}, got {y.shape}")
+    tau = positive(tau, "tau")
+    return x + tau * _discrete_gradient(x, _potential(potential)) - y
 
 
 def lagrangian_jko_step(x, tau, potential: Potential1D, *, tol=1e-12, max_iter=100):
@@ -326,6 +403,9 @@ def lagrangian_jko_step(x, tau, potential: Potential1D, *, tol=1e-12, max_iter=1
     """
     y = _check_particles(x)
     tau = positive(tau, "tau")
+    potential = _potential(potential)
+    tol = positive(tol, "tol")
+    max_iter = positive_int(max_iter, "max_iter")
 
     def psi(z):
         return (
@@ -368,6 +448,7 @@ def lagrangian_jko_step(x, tau, potential: Potential1D, *, tol=1e-12, max_iter=1
 def lagrangian_jko_chain(x, tau, n_steps, potential: Potential1D):
     """``n_steps`` Lagrangian JKO steps; returns the particle positions, shape (n_steps+1, N)."""
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
+    potential = _potential(potential)
     out = [_check_particles(x)]
     for _ in range(n_steps):
         out.append(lagrangian_jko_step(out[-1], tau, potential))

@@ -32,7 +32,7 @@ numpy float64; bad input raises ``ValueError`` or ``TypeError`` naming the argum
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp, softmax
+from scipy.special import logsumexp, ndtr, softmax
 
 from ._checks import as_float_array, as_points, as_spd, as_weights, positive_int
 from .rng import as_generator
@@ -267,6 +267,75 @@ class GaussianMixture:
             gamma = softmax(terms, axis=1)
             out[b] = -np.einsum("nk,kij,nkj->ni", gamma, self._prec, r, optimize=True)
         return out
+
+    # ---------------------------------------------------------------------------- 1-D laws
+
+    def _require_1d(self, what: str) -> None:
+        if self.dim != 1:
+            raise ValueError(f"{what} is defined for 1-D mixtures only, this one has d={self.dim}")
+
+    def cdf(self, x) -> np.ndarray:
+        r"""The cumulative distribution function of a 1-D mixture.
+
+        .. math::  F(x) = \sum_k w_k\,\Phi\bigl((x - m_k)/\sigma_k\bigr)
+
+        Parameters
+        ----------
+        x : array_like, shape (n,) or (n, 1)
+            points on the line.
+
+        Returns
+        -------
+        ndarray, shape (n,)
+        """
+        self._require_1d("cdf")
+        x = as_points(x, "x", dim=1)[:, 0]
+        sd = np.sqrt(self.covs[:, 0, 0])
+        return ndtr((x[:, None] - self.means[None, :, 0]) / sd) @ self.weights
+
+    def ppf(self, u) -> np.ndarray:
+        r"""The quantile function :math:`F^{-1}(u) = \inf\{x : F(x) \ge u\}` of a 1-D mixture.
+
+        :math:`F` is strictly increasing and smooth, so the quantile is its inverse; it is found
+        by bisection on a bracket that contains every component to 40 standard deviations,
+        then polished by two Newton steps (relative accuracy near machine precision).
+
+        Parameters
+        ----------
+        u : array_like, shape (n,)
+            levels in the open interval (0, 1).
+
+        Returns
+        -------
+        ndarray, shape (n,)
+        """
+        self._require_1d("ppf")
+        u = as_float_array(u, "u")
+        shape = u.shape
+        u = u.reshape(-1)
+        if np.any((u <= 0) | (u >= 1)):
+            raise ValueError("u must lie in the open interval (0, 1)")
+        sd = np.sqrt(self.covs[:, 0, 0])
+        m = self.means[:, 0]
+        lo = np.full(u.shape, float(np.min(m - 40 * sd)))
+        hi = np.full(u.shape, float(np.max(m + 40 * sd)))
+        upper = u > 0.5  # work with the survival function there: 1 - u is exact, F is not
+        tail = np.where(upper, 1.0 - u, u)
+
+        def excess(x):  # F(x) - u, computed from the nearer tail
+            z = (x[:, None] - m[None, :]) / sd
+            return np.where(upper, tail - ndtr(-z) @ self.weights, ndtr(z) @ self.weights - tail)
+
+        for _ in range(64):
+            mid = 0.5 * (lo + hi)
+            below = excess(mid) < 0
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        x = 0.5 * (lo + hi)
+        for _ in range(2):
+            dens = self.prob(x[:, None])
+            step = np.where(dens > 0, excess(x) / np.where(dens > 0, dens, 1.0), 0.0)
+            x = np.clip(x - step, lo, hi)
+        return x.reshape(shape)
 
     # ---------------------------------------------------------------------------- marginals
 

@@ -26,20 +26,34 @@ from typing import NamedTuple
 import numpy as np
 import ot as pot
 from scipy import integrate
+from scipy.spatial.distance import cdist
 
-from ._checks import as_gaussian_pair, as_points, as_spd, as_weights, positive, positive_int
+from ._checks import (
+    as_float_array,
+    as_gaussian_pair,
+    as_points,
+    as_spd,
+    as_vector,
+    as_weights,
+    positive,
+    positive_int,
+)
 from .rng import as_generator
 
 __all__ = [
     "AffineMap",
+    "ellipse",
     "entropic_plan",
     "gaussian_ot_map",
     "noise_floor",
     "noise_floor_samples",
     "ot_plan",
+    "random_spd",
+    "sinkhorn_underflow_ratio",
     "sqrtm_spd",
     "w2",
     "w2_1d",
+    "w2_1d_histograms",
     "w2_1d_quantiles",
     "w2_gaussian",
     "w2_sinkhorn",
@@ -68,6 +82,8 @@ def sqrtm_spd(S, *, inverse: bool = False) -> np.ndarray:
     inverse : bool
         return :math:`S^{-1/2}` instead of :math:`S^{1/2}`.
     """
+    if np.ndim(S) == 2 and 0 in np.shape(S):
+        raise ValueError(f"S must be a non-empty square matrix, got shape {np.shape(S)}")
     S = as_spd(S, "S")
     s, U = np.linalg.eigh(S)
     r = s ** (-0.5 if inverse else 0.5)
@@ -98,11 +114,69 @@ def w2_gaussian(m0, S0, m1, S1) -> float:
         :math:`W_2` (not squared).
     """
     m0, S0, m1, S1 = as_gaussian_pair(m0, S0, m1, S1)
+    # W2^2 = |m0 - m1|^2 + B^2(S0, S1): compute each part at its own scale and combine with
+    # hypot, so that huge entries (e.g. 1e200) do not overflow when squared.
+    dm = m0 - m1
+    cm = np.abs(dm).max()
+    mean_part = cm * np.linalg.norm(dm / cm) if cm > 0 else 0.0
+    c = max(np.abs(S0).max(), np.abs(S1).max())
+    S0, S1 = S0 / c, S1 / c
     r0 = sqrtm_spd(S0)
     cross = sqrtm_spd(r0 @ S1 @ r0)
-    w2sq = np.sum((m0 - m1) ** 2) + np.trace(S0) + np.trace(S1) - 2.0 * np.trace(cross)
+    bures_sq = np.trace(S0) + np.trace(S1) - 2.0 * np.trace(cross)
     # Round-off can make an exact zero slightly negative.
-    return float(np.sqrt(max(w2sq, 0.0)))
+    return float(np.hypot(mean_part, np.sqrt(c) * np.sqrt(max(bures_sq, 0.0))))
+
+
+def random_spd(d: int, generator=None, *, ridge: float = 0.2) -> np.ndarray:
+    r"""A random symmetric positive-definite matrix :math:`BB^\top + rI`, :math:`B_{ij}\sim\mathcal N(0,1)`.
+
+    The ridge :math:`r > 0` bounds the smallest eigenvalue from below, so the matrix is
+    well conditioned enough for closed-form checks.  Used by the chapters' randomised tests.
+
+    Parameters
+    ----------
+    d : int
+        dimension (at least 1).
+    generator : None, int or numpy.random.Generator
+        randomness (see :func:`wgf.rng.as_generator`).
+    ridge : float
+        :math:`r > 0`.
+
+    Returns
+    -------
+    ndarray, shape (d, d)
+    """
+    d = positive_int(d, "d")
+    ridge = positive(ridge, "ridge")
+    B = as_generator(generator).normal(size=(d, d))
+    S = B @ B.T + ridge * np.eye(d)
+    return 0.5 * (S + S.T)
+
+
+def ellipse(mean, cov, r: float = 2.0, n: int = 200) -> np.ndarray:
+    r"""Points on the :math:`r\sigma` ellipse :math:`\{m + r\,\Sigma^{1/2}u : |u| = 1\}` of a 2-D Gaussian.
+
+    Parameters
+    ----------
+    mean : array_like, shape (2,)
+    cov : array_like, shape (2, 2)
+        symmetric positive definite.
+    r : float
+        radius in standard deviations (> 0).
+    n : int
+        number of points (at least 3); the curve is closed (first point = last point).
+
+    Returns
+    -------
+    ndarray, shape (n, 2)
+    """
+    m = as_vector(mean, "mean", dim=2)
+    root = sqrtm_spd(as_spd(cov, "cov", dim=2))
+    r = positive(r, "r")
+    n = positive_int(n, "n", minimum=3)
+    th = np.linspace(0.0, 2.0 * np.pi, n)
+    return m + r * np.column_stack([np.cos(th), np.sin(th)]) @ root
 
 
 class AffineMap(NamedTuple):
@@ -116,7 +190,7 @@ class AffineMap(NamedTuple):
 
     def __call__(self, x) -> np.ndarray:
         """Apply the map to points ``x`` of shape (n, d) (or a single point of shape (d,))."""
-        x = np.asarray(x, dtype=np.float64)
+        x = as_float_array(x, "x")
         d = self.offset.shape[0]
         if x.shape[-1] != d:
             raise ValueError(f"x must have last dimension {d}, got shape {x.shape}")
@@ -190,8 +264,10 @@ def w2_1d(x, y, a=None, b=None) -> float:
     """
     x = _as_line(x, "x")
     y = _as_line(y, "y")
-    a = as_weights(a, x.shape[0], "a")
-    b = as_weights(b, y.shape[0], "b")
+    a = _weights(a, x.shape[0], "a")
+    b = _weights(b, y.shape[0], "b")
+    c = _scale(x, y)
+    x, y = x / c, y / c  # W2 is 1-homogeneous: work at unit scale (no overflow at 1e200)
     ix, iy = np.argsort(x, kind="stable"), np.argsort(y, kind="stable")
     x, a, y, b = x[ix], a[ix], y[iy], b[iy]
     ca, cb = np.cumsum(a), np.cumsum(b)
@@ -201,7 +277,51 @@ def w2_1d(x, y, a=None, b=None) -> float:
     mid = u - 0.5 * du
     qx = x[np.minimum(np.searchsorted(ca, mid), x.shape[0] - 1)]
     qy = y[np.minimum(np.searchsorted(cb, mid), y.shape[0] - 1)]
-    return float(np.sqrt(np.sum(du * (qx - qy) ** 2)))
+    return float(c * np.sqrt(np.sum(du * (qx - qy) ** 2)))
+
+
+def w2_1d_histograms(edges, a, b) -> float:
+    r"""Exact W2 between two piecewise-uniform densities on the same cells of the line.
+
+    Cell :math:`j = [e_j, e_{j+1})` carries mass :math:`a_j` (resp. :math:`b_j`), spread
+    uniformly.  Both quantile functions are then piecewise linear in :math:`u`, with breakpoints
+    at the cumulative masses; on each piece of the merged breakpoints the integrand of
+
+    .. math::  W_2^2 = \int_0^1 |F_a^{-1}(u) - F_b^{-1}(u)|^2\,du
+
+    is a quadratic, integrated exactly by two-point Gauss-Legendre.  Unlike :func:`w2_1d` on the
+    cell centres (atoms), this is consistent for densities that differ by much less than a
+    cell: it sees mass moving *within* cells.
+
+    Parameters
+    ----------
+    edges : array_like, shape (k + 1,)
+        strictly increasing cell edges.
+    a, b : array_like, shape (k,)
+        cell masses, non-negative, each summing to one.
+
+    Returns
+    -------
+    float
+        :math:`W_2` (not squared).
+    """
+    e = as_float_array(edges, "edges")
+    if e.ndim != 1 or e.size < 2 or np.any(np.diff(e) <= 0):
+        raise ValueError("edges must be a strictly increasing 1-D array of at least 2 values")
+    a = _weights(a, e.size - 1, "a")
+    b = _weights(b, e.size - 1, "b")
+    c = max(abs(e[0]), abs(e[-1]))
+    e = e / c
+    A = np.concatenate([[0.0], np.cumsum(a)])
+    B = np.concatenate([[0.0], np.cumsum(b)])
+    A[-1] = B[-1] = 1.0
+    u = np.union1d(A, B)
+    lo, width = u[:-1], np.diff(u)
+    total = 0.0
+    for node in (0.5 - 0.5 / np.sqrt(3.0), 0.5 + 0.5 / np.sqrt(3.0)):
+        v = lo + node * width
+        total += 0.5 * np.sum(width * (np.interp(v, A, e) - np.interp(v, B, e)) ** 2)
+    return float(c * np.sqrt(total))
 
 
 def w2_1d_quantiles(ppf0, ppf1, *, epsabs: float = 1e-12, epsrel: float = 1e-10) -> float:
@@ -264,11 +384,52 @@ def w2_1d_quantiles(ppf0, ppf1, *, epsabs: float = 1e-12, epsrel: float = 1e-10)
 # --------------------------------------------------------------------------------------------
 
 
+def _cost(x, y) -> np.ndarray:
+    r"""The cost matrix :math:`C_{ij} = |x_i - y_j|^2`, computed from the differences.
+
+    (POT's ``dist`` expands :math:`|x|^2 + |y|^2 - 2x\cdot y`, which loses all digits of a cost
+    much smaller than :math:`|x|^2` and does not vanish exactly on equal points.)
+    """
+    return cdist(x, y, "sqeuclidean")
+
+
+def _scale(x, y) -> float:
+    """A positive scale of two point sets (1 for all-zero data)."""
+    c = max(float(np.abs(x).max()), float(np.abs(y).max()))
+    return c if c > 0 else 1.0
+
+
+def _array(x, name):
+    """Reject objects numpy cannot convert safely (e.g. a torch tensor that requires grad)."""
+    if hasattr(x, "requires_grad") and getattr(x, "requires_grad", False):
+        raise TypeError(
+            f"{name} must be an array of numbers, got a tensor that requires grad "
+            f"(call .detach() first)"
+        )
+    return x
+
+
+def _weights(w, n, name):
+    """``as_weights`` with a tolerance on the total that follows the input's precision: float32
+    weights that sum to one in float32 are accepted (and renormalised in float64)."""
+    if w is None:
+        return as_weights(None, n, name)
+    w = _array(w, name)
+    dtype = getattr(w, "dtype", None)
+    arr = np.ascontiguousarray(as_float_array(w, name))
+    if arr.ndim == 1 and arr.shape[0] == n and np.all(arr >= 0) and dtype is not None:
+        eps = np.finfo(dtype).eps if np.issubdtype(dtype, np.floating) else 0.0
+        total = arr.sum()
+        if eps > np.finfo(np.float64).eps and abs(total - 1.0) <= 4 * n * eps:
+            arr = arr / total
+    return np.ascontiguousarray(as_weights(arr, n, name))
+
+
 def _discrete_args(x, y, a, b):
-    x = as_points(x, "x")
-    y = as_points(y, "y", dim=x.shape[1])
-    a = as_weights(a, x.shape[0], "a")
-    b = as_weights(b, y.shape[0], "b")
+    x = as_points(_array(x, "x"), "x")
+    y = as_points(_array(y, "y"), "y", dim=x.shape[1])
+    a = _weights(a, x.shape[0], "a")
+    b = _weights(b, y.shape[0], "b")
     return x, y, a, b
 
 
@@ -296,7 +457,8 @@ def ot_plan(x, y, a=None, b=None) -> np.ndarray:
         :math:`\gamma` with marginals ``a`` and ``b`` minimising :math:`\sum_{ij}\gamma_{ij}|x_i-y_j|^2`.
     """
     x, y, a, b = _discrete_args(x, y, a, b)
-    return _emd(a, b, pot.dist(x, y), plan=True)
+    c = _scale(x, y)  # the plan is invariant under a common rescaling; avoid overflow
+    return _emd(a, b, _cost(x / c, y / c), plan=True)
 
 
 def w2(x, y, a=None, b=None) -> float:
@@ -326,7 +488,8 @@ def w2(x, y, a=None, b=None) -> float:
     x, y, a, b = _discrete_args(x, y, a, b)
     if x.shape[1] == 1:
         return w2_1d(x, y, a, b)
-    return float(np.sqrt(max(_emd(a, b, pot.dist(x, y), plan=False), 0.0)))
+    c = _scale(x, y)  # W2 is 1-homogeneous: solve at unit scale (no overflow at 1e200)
+    return float(c * np.sqrt(max(_emd(a, b, _cost(x / c, y / c), plan=False), 0.0)))
 
 
 def entropic_plan(
@@ -345,7 +508,8 @@ def entropic_plan(
     Solves :math:`\min_{\gamma\in\Pi(a,b)} \langle\gamma, C\rangle + \varepsilon\,
     \mathrm{KL}(\gamma \,\|\, a\otimes b)` with :math:`C_{ij} = |x_i - y_j|^2`
     :cite:p:`cuturi2013sinkhorn,peyre2019computational`.  The plain Sinkhorn iteration works with
-    :math:`e^{-C/\varepsilon}` and underflows once :math:`\varepsilon \ll \max C`; the log-domain
+    :math:`e^{-C/\varepsilon}` and breaks down once a whole row or column of it underflows
+    (:func:`sinkhorn_underflow_ratio` :math:`\gtrsim 745`); the log-domain
     variant (default) iterates on the dual potentials with log-sum-exp and is stable for any
     :math:`\varepsilon`.
 
@@ -371,6 +535,8 @@ def entropic_plan(
         if the iteration produced NaN/Inf (plain Sinkhorn underflow) or did not reach ``tol``.
     """
     x, y, a, b = _discrete_args(x, y, a, b)
+    if isinstance(eps, (bool, np.bool_)):
+        raise TypeError("eps must be a real number, got bool")
     eps = positive(eps, "eps")
     max_iter = positive_int(max_iter, "max_iter")
     tol = positive(tol, "tol")
@@ -381,7 +547,7 @@ def entropic_plan(
         warnings.simplefilter("error", RuntimeWarning)
         try:
             plan = pot.sinkhorn(
-                a, b, pot.dist(x, y), eps, method=method, numItermax=max_iter, stopThr=tol
+                a, b, _cost(x, y), eps, method=method, numItermax=max_iter, stopThr=tol
             )
         except (UserWarning, RuntimeWarning) as exc:
             raise RuntimeError(f"Sinkhorn ({method}) failed at eps={eps:g}: {exc}") from exc
@@ -399,6 +565,33 @@ def entropic_plan(
     return plan
 
 
+def sinkhorn_underflow_ratio(x, y, eps) -> float:
+    r"""The quantity that decides whether plain (not log-domain) Sinkhorn can run.
+
+    .. math::
+
+        r = \max_i \min_j \frac{C_{ij}}{\varepsilon}, \qquad C_{ij} = |x_i - y_j|^2 .
+
+    Plain Sinkhorn scales the Gibbs kernel :math:`K = e^{-C/\varepsilon}`; it breaks down when a
+    whole row (or column) of :math:`K` underflows to zero, because the row's scaling then
+    divides by zero.  In float64, :math:`e^{-s} = 0` for :math:`s \gtrsim 745`, so the rule is
+    :math:`r \gtrsim 745` (the column version is the same with :math:`x, y` swapped; the larger
+    of the two is returned).  It is *not* :math:`\max C/\varepsilon`: a row with one small
+    entry survives however large the others are.
+
+    Returns
+    -------
+    float
+        :math:`\max(\max_i\min_j C_{ij}, \max_j\min_i C_{ij}) / \varepsilon`.
+    """
+    x, y, _, _ = _discrete_args(x, y, None, None)
+    if isinstance(eps, (bool, np.bool_)):
+        raise TypeError("eps must be a real number, got bool")
+    eps = positive(eps, "eps")
+    C = _cost(x, y)
+    return float(max(C.min(axis=1).max(), C.min(axis=0).max()) / eps)
+
+
 def w2_sinkhorn(x, y, eps, a=None, b=None, **kwargs) -> float:
     r"""Transport cost of the entropic plan, square-rooted: :math:`\langle\gamma_\varepsilon, C\rangle^{1/2}`.
 
@@ -412,7 +605,7 @@ def w2_sinkhorn(x, y, eps, a=None, b=None, **kwargs) -> float:
     """
     x, y, a, b = _discrete_args(x, y, a, b)
     plan = entropic_plan(x, y, eps, a, b, **kwargs)
-    return float(np.sqrt(np.sum(plan * pot.dist(x, y))))
+    return float(np.sqrt(np.sum(plan * _cost(x, y))))
 
 
 # --------------------------------------------------------------------------------------------

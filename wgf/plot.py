@@ -1,10 +1,19 @@
-"""The book's figure style, and figure export to ``figures/``.
+"""The book's figure style, and figure export.
 
 Every chapter calls :func:`use_style` once, makes figures with matplotlib, and passes each one
-to :func:`savefig`, which writes ``figures/<chapter>-<name>.png`` and ``.pdf`` so that
-``make figures`` reproduces every figure of the book.  The output folder is, in order: the
-``WGF_FIGURES_DIR`` environment variable; ``figures/`` at the repository root when the package
-is used from a source checkout; ``./figures`` otherwise.
+to :func:`publish`, which writes ``<chapter>-<name>.png`` and ``.pdf`` (:func:`savefig`) and
+shows the figure.
+
+Where the files go (:func:`figures_dir`), in order: the ``WGF_FIGURES_DIR`` environment variable;
+inside the book build (the ``WGF_BOOK_BUILD`` environment variable, set by the Makefile and by
+the book's Sphinx extension) ``figures/`` at the root of the checkout, so that ``make figures``
+reproduces every figure of the book; anywhere else -- a chapter opened in JupyterLab, your own
+script -- ``figures/`` in the current working directory.
+
+How the figure is shown (:func:`publish`): inside the book build it is glued (``myst_nb.glue``)
+and appears where the chapter's ``{glue:figure}`` directive stands, with its caption; anywhere
+else it is also displayed in place, so an executed notebook carries it as an ``image/png``
+output.
 """
 
 from __future__ import annotations
@@ -15,7 +24,16 @@ from pathlib import Path
 
 import matplotlib as mpl
 
-__all__ = ["COLORS", "STYLE", "figures_dir", "publish", "savefig", "subplots", "use_style"]
+__all__ = [
+    "COLORS",
+    "STYLE",
+    "figures_dir",
+    "in_book_build",
+    "publish",
+    "savefig",
+    "subplots",
+    "use_style",
+]
 
 #: One colour per role, used consistently across chapters.
 COLORS = {
@@ -69,14 +87,25 @@ def subplots(nrows: int = 1, ncols: int = 1, **kwargs):
     return plt.subplots(nrows, ncols, **kwargs)
 
 
+def in_book_build() -> bool:
+    """Whether the code runs inside the book build (``WGF_BOOK_BUILD`` set and not ``0``)."""
+    return os.environ.get("WGF_BOOK_BUILD", "") not in ("", "0")
+
+
 def figures_dir() -> Path:
-    """The folder that :func:`savefig` writes to (created if needed)."""
+    """The folder that :func:`savefig` writes to (created if needed).
+
+    ``$WGF_FIGURES_DIR`` if set; inside the book build, ``figures/`` at the root of the source
+    checkout; otherwise ``figures/`` in the current working directory.
+    """
     env = os.environ.get("WGF_FIGURES_DIR")
+    root = Path(__file__).resolve().parent.parent
     if env:
         out = Path(env)
+    elif in_book_build() and (root / "_config.yml").is_file():
+        out = root / "figures"
     else:
-        root = Path(__file__).resolve().parent.parent
-        out = root / "figures" if (root / "_config.yml").is_file() else Path.cwd() / "figures"
+        out = Path.cwd() / "figures"
     out.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -112,11 +141,13 @@ def savefig(fig, chapter: str, name: str, formats=("png", "pdf")) -> list[Path]:
 
 
 def publish(fig, chapter: str, name: str) -> list[Path]:
-    """Save ``fig`` with :func:`savefig`, glue it into the book as ``fig-<name>``, and close it.
+    """Save ``fig`` with :func:`savefig`, show it, and close it; return the written paths.
 
-    In a notebook the figure is handed to ``myst_nb.glue`` (not displayed in place), so that the
-    chapter shows it where a ``{glue:figure} fig-<name>`` directive with a caption and a label
-    stands.  Outside IPython (scripts, tests) the figure is only saved and closed.
+    Inside IPython the figure is glued (``myst_nb.glue``) as ``fig-<name>``, so that the book
+    shows it where a ``{glue:figure} fig-<name>`` directive with a caption and a label stands.
+    Outside the book build (see :func:`in_book_build`) it is also displayed in place, so that a
+    chapter run as a notebook shows its figures.  Outside IPython (scripts, tests) the figure is
+    only saved and closed.
     """
     import matplotlib.pyplot as plt
 
@@ -126,8 +157,11 @@ def publish(fig, chapter: str, name: str) -> list[Path]:
     except ImportError:  # pragma: no cover - IPython is installed with the book extra
         get_ipython = None
     if get_ipython is not None and get_ipython() is not None:
+        from IPython.display import display
         from myst_nb import glue
 
         glue(f"fig-{name}", fig, display=False)
+        if not in_book_build():
+            display(fig)
     plt.close(fig)
     return paths

@@ -28,8 +28,11 @@ class PowerLawFit(NamedTuple):
     slope_stderr: float
 
     def __call__(self, x) -> np.ndarray:
-        """Evaluate the fitted power law at ``x``."""
-        return self.prefactor * np.asarray(x, dtype=np.float64) ** self.slope
+        """Evaluate the fitted power law at ``x`` (finite, strictly positive)."""
+        x = as_float_array(x, "x")
+        if np.any(x <= 0):
+            raise ValueError("x must be strictly positive to evaluate a power law")
+        return self.prefactor * x**self.slope
 
 
 def fit_power_law(x, y) -> PowerLawFit:

@@ -154,7 +154,10 @@ def cosine_alpha_bar(t, s: float = 0.008):
         :math:`\bar\alpha(t)`, of the shape of ``t``.
     """
     t = _as_unit_times(t, "t")
-    s = float(as_float_array(s, "s"))
+    s_arr = as_float_array(s, "s")
+    if s_arr.ndim != 0:
+        raise ValueError(f"s must be a scalar offset, got shape {s_arr.shape}")
+    s = float(s_arr)
     if s < 0:
         raise ValueError(f"s must be non-negative, got {s!r}")
     f = np.cos((t + s) / (1.0 + s) * (np.pi / 2)) ** 2
@@ -447,4 +450,9 @@ def ve_heat_time(sigma):
     s = as_float_array(sigma, "sigma")
     if np.any(s < 0):
         raise ValueError(f"sigma must be non-negative (smallest entry {s.min():.6g})")
+    if np.any(s > np.sqrt(np.finfo(np.float64).max)):
+        raise ValueError(
+            f"sigma must be at most {np.sqrt(np.finfo(np.float64).max):.3g} (sigma^2 / 2 overflows), "
+            f"got {s.max():.3g}"
+        )
     return _like(0.5 * s * s)

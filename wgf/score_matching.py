@@ -63,12 +63,12 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from . import data, nets, train
-from ._checks import as_float_array, as_points, positive, positive_int
+from . import nets, sampling, train
+from ._checks import as_points, positive, positive_int
 from .mixtures import GaussianMixture
-from .rng import as_generator
+from .sampling import annealed_langevin, langevin
 from .schedules import ve_sigmas
-from .trajectory import Trajectory, keep_indices
+from .trajectory import Trajectory
 
 __all__ = ["NCSN", "annealed_langevin", "dsm_loss", "langevin", "level_time", "mixture_score"]
 
@@ -125,192 +125,24 @@ def mixture_score(mixture: GaussianMixture):
     return score
 
 
-def _check_score(score) -> None:
-    if not callable(score):
-        raise TypeError(f"score must be callable as score(x, sigma), got {type(score).__name__}")
-
-
-def _evaluate(score, x, sigma, k):
-    g = score(x) if sigma is None else score(x, sigma)
-    g = np.asarray(g, dtype=np.float64)
-    if g.shape != x.shape:
-        raise ValueError(f"score must return shape {x.shape}, got {g.shape}")
-    if not np.all(np.isfinite(g)):
-        raise ValueError(f"score returned NaN/Inf at step {k}")
-    return g
-
-
-def langevin(score, x0, step, n_steps, generator=None, keep=None, *, sigma=None) -> Trajectory:
-    r"""Unadjusted Langevin :math:`x \leftarrow x + \alpha\, s(x) + \sqrt{2\alpha}\, z` for one target.
-
-    The convention is that of the module docstring: ``step`` is the SDE time step
-    :math:`\alpha` (the NCSN paper's step is :math:`2\alpha`).
-
-    Parameters
-    ----------
-    score : callable
-        ``score(x) -> (n, d)``, or ``score(x, sigma)`` when ``sigma`` is given.
-    x0 : array (n, d)
-        Starting points.
-    step : float
-        :math:`\alpha > 0`.
-    n_steps : int
-        Number of steps K.
-    generator : None, int or numpy.random.Generator
-    keep : int, optional
-        Number of recorded states (evenly spread, endpoints included); default all.
-    sigma : float, optional
-        Noise level passed to a noise-conditional ``score``.
-
-    Returns
-    -------
-    Trajectory
-        Step k recorded at book time ``k / K`` (``t = 0`` the start, ``t = 1`` the end);
-        ``nfe = K``.
-    """
-    _check_score(score)
-    x = as_points(x0, "x0").copy()
-    step = positive(step, "step")
-    n_steps = positive_int(n_steps, "n_steps")
-    if sigma is not None and not (np.isfinite(float(sigma)) and float(sigma) >= 0):
-        raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
-    rng = as_generator(generator)
-    record = set(keep_indices(n_steps, keep).tolist())
-    times, states = [0.0], [x.copy()]
-    noise = np.sqrt(2.0 * step)
-    for k in range(n_steps):
-        x = x + step * _evaluate(score, x, sigma, k) + noise * rng.standard_normal(x.shape)
-        if not np.all(np.isfinite(x)):
-            raise ValueError(f"the chain diverged at step {k}; lower step")
-        if k + 1 in record:
-            times.append((k + 1) / n_steps)
-            states.append(x.copy())
-    return Trajectory(np.array(times), np.stack(states), nfe=n_steps)
-
-
-def _check_sigmas(sigmas) -> np.ndarray:
-    s = as_float_array(sigmas, "sigmas")
-    if s.ndim != 1 or s.size < 1:
-        raise ValueError(f"sigmas must be a non-empty 1-D array, got shape {s.shape}")
-    if np.any(s <= 0):
-        raise ValueError("sigmas must be positive")
-    if s.size > 1 and np.any(np.diff(s) >= 0):
-        raise ValueError("sigmas must be strictly decreasing (largest noise level first)")
-    return s
-
-
 def level_time(sigma, sigma_max, sigma_min):
-    r"""Book time of a noise level: :math:`u = \log(\sigma_{\max}/\sigma)/\log(\sigma_{\max}/\sigma_{\min})`.
+    r"""Level time of a noise level: :math:`u = \log(\sigma_{\max}/\sigma)/\log(\sigma_{\max}/\sigma_{\min})`.
 
     0 at :math:`\sigma_{\max}` (the prior end), 1 at :math:`\sigma_{\min}` (the data end); the
     geometric levels of :func:`wgf.schedules.ve_sigmas` are evenly spaced in :math:`u`.  Works
-    on numpy arrays and torch tensors.
+    on numpy arrays and torch tensors; ``sigma`` must be finite and positive.
     """
     lo, hi = positive(sigma_min, "sigma_min"), positive(sigma_max, "sigma_max")
     if lo >= hi:
         raise ValueError(f"sigma_min must be < sigma_max, got {lo} >= {hi}")
-    log = torch.log if isinstance(sigma, torch.Tensor) else np.log
-    return log(hi / sigma) / np.log(hi / lo)
-
-
-def annealed_langevin(
-    score,
-    sigmas,
-    n,
-    steps_per_level=100,
-    eps=2e-5,
-    generator=None,
-    keep=None,
-    *,
-    dim=2,
-    x0=None,
-    init="gaussian",
-    denoise=False,
-) -> Trajectory:
-    r"""Annealed Langevin dynamics :cite:`song2019generative` from the prior to the data.
-
-    For :math:`i = 1, \dots, L` (largest :math:`\sigma` first) run ``steps_per_level`` steps of
-    :func:`langevin` on ``score(., sigma_i)`` with :math:`\alpha_i = \epsilon\sigma_i^2/\sigma_L^2`
-    (SDE-time convention: the paper's step is :math:`2\alpha_i`), then optionally the Tweedie
-    step :math:`x + \sigma_L^2 s(x, \sigma_L)`.
-
-    Parameters
-    ----------
-    score : callable
-        ``score(x, sigma) -> (n, d)``: a network or :func:`mixture_score`.
-    sigmas : array (L,)
-        Strictly decreasing noise levels (e.g. :func:`wgf.schedules.ve_sigmas`).
-    n : int
-        Number of particles.
-    steps_per_level : int or sequence of L ints
-        Langevin steps T at each level (a sequence allows uneven splits; each >= 1).
-    eps : float
-        :math:`\epsilon > 0`, the step at the smallest level.
-    generator : None, int or numpy.random.Generator
-    keep : int, optional
-        Number of recorded states (endpoints included); default all.
-    dim : int
-        Dimension d of the particles (ignored when ``x0`` is given).
-    x0 : array (n, d), optional
-        Starting points; replaces the prior draw.
-    init : {"gaussian", "uniform"}
-        Prior: :math:`\mathcal N(0, \sigma_1^2 I)` (the VE prior), or uniform on the cube
-        :math:`[-\sigma_1, \sigma_1]^d`.
-    denoise : bool
-        Append the Tweedie denoising step (one more evaluation).
-
-    Returns
-    -------
-    Trajectory
-        With :math:`K = \sum_i T_i` (+1 with ``denoise``) steps, step k at book time ``k / K``:
-        ``t = 0`` is the prior (largest :math:`\sigma`), ``t = 1`` the data (smallest);
-        ``nfe = K``.
-    """
-    _check_score(score)
-    s = _check_sigmas(sigmas)
-    eps = positive(eps, "eps")
-    L = s.size
-    if isinstance(steps_per_level, (int, np.integer)) and not isinstance(steps_per_level, bool):
-        per = [positive_int(steps_per_level, "steps_per_level")] * L
-    else:
-        per = [positive_int(int(v), "steps_per_level") for v in np.asarray(steps_per_level)]
-        if len(per) != L:
-            raise ValueError(f"steps_per_level must have {L} entries, got {len(per)}")
-    rng = as_generator(generator)
-    if x0 is None:
-        n = positive_int(n, "n")
-        dim = positive_int(dim, "dim")
-        if init == "gaussian":
-            x = s[0] * rng.standard_normal((n, dim))
-        elif init == "uniform":
-            x = rng.uniform(-s[0], s[0], size=(n, dim))
-        else:
-            raise ValueError(f"init must be 'gaussian' or 'uniform', got {init!r}")
-    else:
-        x = as_points(x0, "x0").copy()
-        if n is not None and positive_int(n, "n") != x.shape[0]:
-            raise ValueError(f"n={n} does not match x0 with {x.shape[0]} points")
-    total = sum(per) + bool(denoise)
-    record = set(keep_indices(total, keep).tolist())
-    times, states = [0.0], [x.copy()]
-    k = 0
-    for sigma, T in zip(s, per, strict=True):
-        alpha = eps * (sigma / s[-1]) ** 2
-        noise = np.sqrt(2.0 * alpha)
-        for _ in range(T):
-            g = _evaluate(score, x, float(sigma), k)
-            x = x + alpha * g + noise * rng.standard_normal(x.shape)
-            if not np.all(np.isfinite(x)):
-                raise ValueError(f"the chain diverged at step {k} (sigma={sigma:.3g}); lower eps")
-            k += 1
-            if k in record:
-                times.append(k / total)
-                states.append(x.copy())
-    if denoise:
-        x = x + s[-1] ** 2 * _evaluate(score, x, float(s[-1]), k)
-        times.append(1.0)
-        states.append(x.copy())
-    return Trajectory(np.array(times), np.stack(states), nfe=total)
+    if isinstance(sigma, torch.Tensor):
+        if not bool(torch.all(torch.isfinite(sigma) & (sigma > 0))):
+            raise ValueError("sigma must be finite and > 0")
+        return torch.log(hi / sigma) / np.log(hi / lo)
+    sig = np.asarray(sigma, dtype=float) if not isinstance(sigma, str) else None
+    if sig is None or not np.all(np.isfinite(sig) & (sig > 0)):
+        raise ValueError(f"sigma must be finite and > 0, got {sigma!r}")
+    return np.log(hi / sig) / np.log(hi / lo)
 
 
 def dsm_loss(net, x, sigma, z) -> torch.Tensor:
@@ -336,20 +168,39 @@ def dsm_loss(net, x, sigma, z) -> torch.Tensor:
     return ((out + z) ** 2).sum(dim=1).mean()
 
 
-class NCSN:
-    r"""Noise-conditional score network on a 2-D toy target (zoo name ``"ncsn"``).
+class NCSN(sampling.Model):
+    r"""Noise-conditional score network on a target (zoo name ``"ncsn"``).
 
-    A :class:`wgf.nets.TimeMLP` :math:`f_\theta(x, u)` conditioned on the book time of the level,
+    A :class:`wgf.nets.TimeMLP` :math:`f_\theta(x, u)` conditioned on the level time
     :math:`u = \log(\sigma_{\max}/\sigma)/\log(\sigma_{\max}/\sigma_{\min})\in[0, 1]`
     (:func:`level_time`), with the score :math:`s_\theta(x, \sigma) = f_\theta(x, u(\sigma))/\sigma`,
     trained by :func:`dsm_loss` on levels drawn uniformly from the ``L`` geometric levels of
     :func:`wgf.schedules.ve_sigmas` (largest first).
 
-    ``defaults``: ``sigma_min``, ``sigma_max``, ``L`` (levels); ``hidden``, ``depth``,
-    ``embed_dim``, ``time_scale``, ``activation`` (network); ``batch``, ``lr``, ``steps``,
-    ``ema`` (training); ``eps`` and ``denoise`` (sampler).
+    ``defaults`` (training, part of the cache key): ``sigma_min``, ``sigma_max``, ``L``
+    (levels); ``hidden``, ``depth``, ``embed_dim``, ``time_scale``, ``activation`` (network);
+    ``batch``, ``lr``, ``lr_decay``, ``grad_clip``, ``steps``, ``ema`` (training).
+    ``sampler_defaults`` (not in the key): ``eps`` and ``denoise``.
+
+    .. rubric:: Clock
+
+    The noise level at book time :math:`t` is :math:`\sigma(t) = \sigma_{\max}
+    (\sigma_{\min}/\sigma_{\max})^t` (so :math:`t` is the level time :math:`u`); the prior is
+    :math:`\mathcal N(0, \sigma_{\max}^2 I)`.  :meth:`field` is the probability-flow velocity
+    of the VE process on that clock :cite:p:`song2021score`,
+
+    .. math::
+
+        \frac{dx}{dt} = -\tfrac12\frac{d\sigma^2}{dt}\nabla\log p_{\sigma(t)}(x)
+        = \sigma(t)^2\log\frac{\sigma_{\max}}{\sigma_{\min}}\; s_\theta(x, \sigma(t)),
+
+    which ``solver="euler"``/``"heun"`` integrate.  The default ``solver="langevin"`` is annealed
+    Langevin dynamics (:func:`wgf.sampling.annealed_langevin`), recorded at step fractions
+    :math:`k/K`: level :math:`i` of :math:`L` fills :math:`((i-1)/L, i/L]`, the level time
+    to within the ladder's spacing.
     """
 
+    sampling_only: ClassVar[tuple] = ("wgf.sampling", "wgf.trajectory")
     defaults: ClassVar[dict] = {
         "sigma_min": 0.05,
         "sigma_max": 5.0,
@@ -361,24 +212,25 @@ class NCSN:
         "activation": "silu",
         "batch": 256,
         "lr": 2e-3,
+        "lr_decay": True,
+        "grad_clip": 1.0,
         "steps": 6000,
         "ema": 0.999,
-        "eps": 2.5e-4,
-        "denoise": True,
     }
+    sampler_defaults: ClassVar[dict] = {"eps": 2.5e-4, "denoise": True}
 
-    def __init__(self, dataset: str, config: dict, seed: int):
-        self.dataset = dataset
-        self.target = data.get(dataset)
-        self.config = c = dict(config)
+    def __init__(self, target, config: dict, seed: int, *, name=None):
+        self._init_target(target, name)
+        self.config = c = {**self.sampler_defaults, **config}
         self.seed = int(seed)
         self.sigmas = ve_sigmas(c["sigma_min"], c["sigma_max"], c["L"])
         for key in ("steps", "batch", "hidden", "depth", "embed_dim"):
             positive_int(c[key], key)
         for key in ("lr", "eps", "time_scale"):
             positive(c[key], key)
+        self.prior_scale = float(self.sigmas[0])
         with nets.seeded(self.seed):
-            self.module = nets.TimeMLP.from_config(self.target.dim, c)
+            self.module = nets.TimeMLP.from_config(self.dim, c)
 
     def _out(self, x: torch.Tensor, sigma) -> torch.Tensor:
         sigma = torch.as_tensor(sigma, dtype=x.dtype)
@@ -400,6 +252,19 @@ class NCSN:
         """:math:`s_\\theta` as a numpy callable ``score(x, sigma)`` (float64 out)."""
         return nets.numpy_predictor(self.score_torch)
 
+    def sigma_of(self, t) -> float:
+        """The noise level :math:`\\sigma(t)` at book time ``t``."""
+        t = sampling.unit_time(t)
+        c = self.config
+        return float(c["sigma_max"] * (c["sigma_min"] / c["sigma_max"]) ** t)
+
+    def field(self, x, t) -> np.ndarray:
+        """VE probability-flow velocity at book time ``t`` (class docstring)."""
+        c = self.config
+        sigma = self.sigma_of(t)
+        x = as_points(x, "x", dim=self.dim)
+        return sigma**2 * np.log(c["sigma_max"] / c["sigma_min"]) * self.score(x, sigma)
+
     def fit(self, progress: bool = True) -> np.ndarray:
         """Train with :func:`dsm_loss` on uniformly drawn levels; returns the losses."""
         c = self.config
@@ -416,6 +281,8 @@ class NCSN:
             loss,
             steps=c["steps"],
             lr=c["lr"],
+            lr_decay=c["lr_decay"],
+            grad_clip=c["grad_clip"],
             ema=c["ema"],
             seed=self.seed,
             progress=progress,
@@ -423,27 +290,32 @@ class NCSN:
         )
         return result.losses
 
-    def sample(self, n, steps=1000, generator=None, *, eps=None, denoise=None, keep=None, **kw):
-        """Annealed Langevin sampling from :math:`\\mathcal N(0, \\sigma_1^2 I)` (``t = 0``) to data.
+    def sample(
+        self, n, steps=1001, generator=None, *, x0=None, keep=None, solver="langevin", eps=None,
+        denoise=None,
+    ) -> Trajectory:  # fmt: skip
+        """From :math:`\\mathcal N(0, \\sigma_1^2 I)` (``t = 0``) to the data (``t = 1``).
 
-        ``steps`` is the total number of Langevin steps, split as evenly as possible over the
-        ``L`` levels (the first ``steps mod L`` levels get one more); ``steps >= L``.  The Tweedie
-        step (``denoise``, default from the config) adds one evaluation to ``nfe``.  Further
-        keywords go to :func:`annealed_langevin`.
+        ``solver="langevin"``: annealed Langevin; ``steps`` counts every step, the Tweedie step
+        (``denoise``, default from the config) included; the Langevin steps are split as evenly
+        as possible over the ``L`` levels (the first ones get one more), so ``steps >= L`` (+1
+        with ``denoise``).  ``solver="euler"``/``"heun"``: ``steps`` steps of the probability
+        flow (:meth:`field`; Heun spends two evaluations a step).  ``x0`` replaces the prior
+        draw; ``eps`` overrides the Langevin step constant.
         """
         c = self.config
-        steps = positive_int(steps, "steps", minimum=len(self.sigmas))
+        model = f"NCSN ({self.target_name})"
+        x, rng = self._start(n, x0, generator)
+        if solver in ("euler", "heun"):
+            return sampling.ode(self.field, x, steps, method=solver, keep=keep, model=model)
+        if solver != "langevin":
+            raise ValueError(f"solver must be 'langevin', 'euler' or 'heun', got {solver!r}")
+        denoise = c["denoise"] if denoise is None else bool(denoise)
         L = len(self.sigmas)
-        per = [steps // L + (1 if i < steps % L else 0) for i in range(L)]
+        steps = positive_int(steps, "steps", minimum=L + denoise)
+        m = steps - denoise
+        per = [m // L + (1 if i < m % L else 0) for i in range(L)]
         return annealed_langevin(
-            self.score,
-            self.sigmas,
-            n,
-            per,
-            c["eps"] if eps is None else eps,
-            generator,
-            keep,
-            dim=self.target.dim,
-            denoise=c["denoise"] if denoise is None else denoise,
-            **kw,
-        )
+            self.score, self.sigmas, None, per, c["eps"] if eps is None else eps, rng, keep,
+            x0=x, denoise=denoise, model=model,
+        )  # fmt: skip

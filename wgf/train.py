@@ -5,6 +5,8 @@ learning-rate decay, optional gradient clipping and an optional exponential movi
 (EMA) of the weights, and shows a ``tqdm`` progress bar.  All randomness of a step (data
 batches, noise, times) is drawn by the closure from the ``numpy.random.Generator`` that
 :func:`fit` passes it, seeded from ``seed``: a run is reproducible and touches no global RNG.
+It runs under the package's thread policy (:func:`wgf.threads.policy`: one intra-op thread
+for the book's small networks).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import threads
 from ._checks import positive, positive_int
 
 __all__ = ["TrainResult", "fit"]
@@ -38,6 +41,7 @@ class TrainResult:
         return np.convolve(self.losses, kernel, mode="valid")
 
 
+@threads.applied
 def fit(
     module: torch.nn.Module,
     loss_fn: Callable[[np.random.Generator, int], torch.Tensor],

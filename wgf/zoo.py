@@ -1,30 +1,65 @@
-"""Trained models, cached on disk: ``zoo.get(name, dataset, seed=0, **overrides)``.
+"""Trained models, cached on disk: ``zoo.get(name, target, seed=0, **overrides)``.
 
-Every generative model of the book is served here with one interface,
-``model.sample(n, steps, generator=None) -> Trajectory`` (DESIGN.md section 3).  The first call
-trains the model and stores its weights; later calls, in this or any later process, load them.
+Every generative model of the book is served here, each satisfying the one contract
+:class:`wgf.sampling.GenerativeModel` (``sample(n, steps, generator=None, *, x0=None,
+keep=None)``, ``field(x, t)``, ``prior(n)``, ``dim``).  The first call trains the model and
+stores its weights; later calls, in this or any later process, load them.
 
-.. rubric:: Cache
+``target`` is a dataset name (a key of :data:`wgf.data.DATASETS`), a
+:class:`~wgf.mixtures.GaussianMixture`, or a user's own points (an (N, d) array, or
+:class:`wgf.data.Points` to name them): ``zoo.get("ot_cfm", my_points)`` trains on them.
+
+.. rubric:: Cache key
+
+An entry is keyed by a SHA-256 hash of
+
+* the training name and class, the seed and the *training* configuration (the class's
+  ``defaults`` updated by ``overrides``; sampler-only settings, ``sampler_defaults``, are not
+  part of it);
+* the *content* of the target (:func:`wgf.data.digest`: a target redefined under the same name
+  is a new entry);
+* the source of the modules the model's training imports (:func:`training_modules`): the
+  module of the class and, through its imports, every ``wgf`` module it reaches, except those
+  it declares sampler-only (never :mod:`wgf.plot`, nor modules it does not import), each
+  hashed without docstrings or comments, so a documentation edit retrains nothing; plus the
+  versions of torch and numpy;
+* the keys of the models it requires (``requires``, below).
+
+.. rubric:: Cache entries
 
 Entries live in ``$WGF_CACHE_DIR`` (default ``$XDG_CACHE_HOME/wgf/zoo``, i.e.
-``~/.cache/wgf/zoo``; the Makefile points it at ``.cache/zoo`` inside the checkout).  An entry
-is keyed by a SHA-256 hash of the model name, its class, the dataset, the seed, the full
-configuration (defaults updated by ``overrides``) and the source of the ``wgf`` package, so a
-change to any of these trains afresh.  Writes are atomic (a temporary file, then
-``os.replace``); loads use ``torch.load(weights_only=True)``; an entry that cannot be read, whose
-stored key differs, or whose weights do not fit the network is reported and retrained.
+``~/.cache/wgf/zoo``).  Each holds the key, the weights, the training losses and a SHA-256
+digest of the tensors.  Writes are atomic (a temporary file, then ``os.replace``) and
+byte-deterministic (the archive is serialised in memory, so two identical trainings write
+identical files).  Loads use ``torch.load(weights_only=True)`` and reject an entry that cannot
+be read, whose key or tensor digest differs, whose tensors do not fit the network exactly, or
+that holds NaN/Inf weights; such an entry is reported and the model is rebuilt from scratch and
+retrained (a failed load never leaves half-copied weights behind).  A file lock (``filelock``)
+per entry makes a second process that asks for an entry being trained wait and load it instead
+of training it again.  If the folder cannot be written, the trained model is returned with a
+warning (and is trained again by the next process).
 
-.. rubric:: Model protocol
+.. rubric:: What ``get`` returns
 
-A registered model class ``cls`` provides
+A fresh model object on every call (the weights of this process's earlier calls are reused
+from memory, see :func:`clear_memory`), so a caller may modify its model without affecting
+anyone else's.  Attributes ``losses`` (training history), ``trained`` (whether this call
+trained it) and ``cache_path`` are set.
 
-* ``cls.defaults``: a dict of JSON-serialisable configuration values;
-* ``cls(dataset, config, seed)``: builds the untrained model deterministically (``dataset`` is
-  a name from :data:`wgf.data.DATASETS`; ``config`` the merged configuration);
-* ``model.module``: a ``torch.nn.Module`` holding every trained tensor (parameters and
-  buffers), which is what the cache stores;
-* ``model.fit(progress=True) -> numpy array`` of losses (the training history);
-* ``model.sample(n, steps, generator=None, **kwargs) -> Trajectory``.
+.. rubric:: Registering a model class
+
+A class ``cls`` registered with :func:`register` provides
+
+* ``cls.defaults``: a dict of JSON-serialisable training settings (part of the key);
+* ``cls.sampler_defaults`` (optional): settings used only by ``sample`` (not part of the key);
+* ``cls.sampling_only`` (optional): modules the class imports only to sample (not followed
+  when the key collects the training's source, see :func:`training_modules`);
+* ``cls.requires`` (optional): ``{role: zoo_name}``; the zoo trains or loads each dependency
+  with the same target and seed and the overrides ``config[role]`` (a dict), and passes it to
+  ``fit`` as ``fit(progress, **{role: model})``; no model module imports the zoo;
+* ``cls(target, config, seed, name=None)``: builds the untrained model deterministically;
+* ``model.module``: a ``torch.nn.Module`` holding every trained tensor (what is stored);
+* ``model.fit(progress=True, **dependencies) -> numpy array`` of losses.
 
 Several names may share one training (``"ddim"`` samples the network trained for ``"ddpm"``):
 the entry is keyed by the training name.
@@ -32,29 +67,46 @@ the entry is keyed by the training name.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib
+import importlib.util
+import io
 import json
 import os
+import sys
 import tempfile
 import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import filelock
 import numpy as np
 import torch
 
 from . import data
+from ._checks import seed as _seed
 
-__all__ = ["ModelSpec", "cache_dir", "cache_path", "get", "names", "register", "source_digest"]
+__all__ = [
+    "ModelSpec",
+    "cache_dir",
+    "cache_path",
+    "clear_memory",
+    "get",
+    "key",
+    "names",
+    "register",
+    "source_digest",
+    "training_modules",
+]
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     """Where a model class lives (``module:attribute``) and which training it shares."""
 
-    target: str
+    target: str | type
     trains_as: str
 
 
@@ -68,7 +120,8 @@ _REGISTRY: dict[str, ModelSpec] = {
     "energy_matching": ModelSpec("wgf.energy_matching:EnergyMatching", "energy_matching"),
 }
 
-_MEMORY: dict[tuple, object] = {}  # models loaded in this process, keyed by entry and file stamp
+# weights trained or loaded in this process: key -> (state dict, losses, file stamp)
+_MEMORY: dict[str, tuple[dict, np.ndarray, tuple | None]] = {}
 
 
 def register(name: str, target, trains_as: str | None = None) -> None:
@@ -83,6 +136,11 @@ def register(name: str, target, trains_as: str | None = None) -> None:
 def names() -> list[str]:
     """Names :func:`get` serves."""
     return sorted(_REGISTRY)
+
+
+def clear_memory() -> None:
+    """Forget the weights held in this process (the next :func:`get` reads the disk)."""
+    _MEMORY.clear()
 
 
 def _resolve(target):
@@ -101,107 +159,337 @@ def cache_dir() -> Path:
     return Path(base) / "wgf" / "zoo"
 
 
+# --------------------------------------------------------------------------------------------
+# the source a training depends on
+# --------------------------------------------------------------------------------------------
+
+
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                if isinstance(body[0].value.value, str):
+                    node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def _imported_wgf_modules(tree: ast.AST, package: str) -> set[str]:
+    """The ``wgf`` modules a module imports (anywhere in its body, also inside functions)."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "wgf")
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                mod = f"{base}.{node.module}" if node.module else base
+            else:
+                mod = node.module or ""
+            if mod.split(".")[0] != "wgf":
+                continue
+            if mod == "wgf":
+                found.update(f"wgf.{a.name}" for a in node.names)
+            else:
+                found.add(mod)
+    return {m for m in found if m != "wgf" and _source_file(m)[0] is not None}
+
+
+def _source_file(module: str):
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):  # e.g. __main__ of a script has no spec
+        spec = None
+    origin = spec.origin if spec is not None else getattr(sys.modules.get(module), "__file__", None)
+    is_pkg = bool(spec is not None and spec.submodule_search_locations)
+    return (origin if origin and str(origin).endswith(".py") else None), is_pkg
+
+
 @cache
-def source_digest() -> str:
-    """SHA-256 of the source files of the ``wgf`` package (part of every cache key)."""
+def _module_source(module: str) -> tuple[str, frozenset]:
+    """(digest of the docstring-free AST, imported wgf modules) of one module.
+
+    A module without a source file (a class defined in a notebook) contributes its name only.
+    """
+    origin, is_pkg = _source_file(module)
+    if origin is None:
+        return hashlib.sha256(f"no source: {module}".encode()).hexdigest(), frozenset()
+    tree = ast.parse(Path(origin).read_text(encoding="utf-8"))
+    package = module if is_pkg else module.rpartition(".")[0]
+    imports = _imported_wgf_modules(tree, package)
+    dump = ast.dump(_strip_docstrings(tree), include_attributes=False)
+    return hashlib.sha256(dump.encode()).hexdigest(), frozenset(imports)
+
+
+def training_modules(cls, extra=()) -> list[str]:
+    """The modules whose source a model's cache key covers.
+
+    The class's module and every ``wgf`` module it imports, directly or through others, except
+    the modules the class declares it uses only to sample (``cls.sampling_only``, e.g.
+    ``("wgf.sampling", "wgf.trajectory")``; a model whose training samples, such as Energy
+    Matching's negatives, declares none), which are not followed.  ``extra`` modules (the
+    module of the target's class, whose ``sample`` draws the training data) are added with
+    their imports.
+    """
+    skip = set(getattr(cls, "sampling_only", ()))
+    todo, seen = [cls.__module__, *extra], set()
+    while todo:
+        m = todo.pop()
+        if m in seen or m in skip:
+            continue
+        seen.add(m)
+        todo.extend(_module_source(m)[1] - seen)
+    return sorted(seen)
+
+
+def source_digest(cls, extra=()) -> str:
+    """SHA-256 of the (docstring-free) source of :func:`training_modules` of ``cls``."""
     h = hashlib.sha256()
-    root = Path(__file__).resolve().parent
-    for path in sorted(root.rglob("*.py")):
-        h.update(path.relative_to(root).as_posix().encode())
-        h.update(path.read_bytes())
+    for m in training_modules(cls, extra):
+        h.update(m.encode())
+        h.update(_module_source(m)[0].encode())
+    h.update(f"torch {torch.__version__} numpy {np.__version__}".encode())
     return h.hexdigest()
 
 
-def _spec_and_config(name, dataset, seed, overrides):
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown model {name!r}; choose from {names()}")
-    if dataset not in data.DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose from {sorted(data.DATASETS)}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+# --------------------------------------------------------------------------------------------
+# keys and paths
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Entry:
+    name: str
+    spec: ModelSpec
+    cls: type
+    train_cls: type
+    dist: object
+    target_name: str
+    seed: int
+    config: dict  # training + sampler settings
+    train_config: dict
+    key: str
+    deps: dict  # role -> _Entry
+
+    @property
+    def path(self) -> Path:
+        return (
+            cache_dir()
+            / f"{self.spec.trains_as}-{self.target_name}-s{self.seed}-{self.key[:16]}.pt"
+        )
+
+
+def _entry(name, target, seed, overrides, target_name=None) -> _Entry:
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise ValueError(f"name must be one of {names()}, got {name!r}")
+    seed = _seed(seed)
+    dist, target_name = data.resolve(target, target_name)
     spec = _REGISTRY[name]
     cls = _resolve(spec.target)
-    unknown = set(overrides) - set(cls.defaults)
-    if unknown:
-        raise ValueError(
-            f"unknown option(s) {sorted(unknown)} for {name!r}; known: {sorted(cls.defaults)}"
-        )
-    config = {**cls.defaults, **overrides}
-    return spec, cls, config
-
-
-def _key(spec, cls, dataset, seed, config) -> str:
     train_cls = _resolve(_REGISTRY[spec.trains_as].target) if spec.trains_as in _REGISTRY else cls
+    train_defaults = dict(getattr(train_cls, "defaults", {}))
+    sampler_defaults = dict(getattr(cls, "sampler_defaults", {}))
+    unknown = set(overrides) - set(train_defaults) - set(sampler_defaults)
+    if unknown:
+        known = sorted({*train_defaults, *sampler_defaults})
+        raise ValueError(f"unknown option(s) {sorted(unknown)} for {name!r}; known: {known}")
+    train_config = {**train_defaults, **{k: v for k, v in overrides.items() if k in train_defaults}}
+    config = {
+        **sampler_defaults,
+        **{k: v for k, v in overrides.items() if k in sampler_defaults},
+        **train_config,
+    }
+    deps = {}
+    for role, dep_name in dict(getattr(train_cls, "requires", {})).items():
+        dep_overrides = train_config.get(role, {})
+        if not isinstance(dep_overrides, dict):
+            raise TypeError(
+                f"{role} must be a dict of {dep_name!r} overrides, got {dep_overrides!r}"
+            )
+        deps[role] = _entry(dep_name, dist, seed, dep_overrides, target_name)
     payload = {
         "trains_as": spec.trains_as,
         "class": f"{train_cls.__module__}.{train_cls.__qualname__}",
-        "dataset": dataset,
-        "seed": int(seed),
-        "config": config,
-        "source": source_digest(),
+        "target": data.digest(dist),
+        "seed": seed,
+        "config": train_config,
+        "source": source_digest(train_cls, (type(dist).__module__,)),
+        "requires": {role: d.key for role, d in deps.items()},
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+    key = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+    return _Entry(
+        name, spec, cls, train_cls, dist, target_name, seed, config, train_config, key, deps
+    )
 
 
-def cache_path(name: str, dataset: str, seed: int = 0, **overrides) -> Path:
+def key(name: str, target, seed: int = 0, **overrides) -> str:
+    """The cache key (hex SHA-256) :func:`get` would use."""
+    return _entry(name, target, seed, overrides).key
+
+
+def cache_path(name: str, target, seed: int = 0, **overrides) -> Path:
     """Path of the cache entry that :func:`get` would use."""
-    spec, cls, config = _spec_and_config(name, dataset, seed, overrides)
-    key = _key(spec, cls, dataset, seed, config)
-    return cache_dir() / f"{spec.trains_as}-{dataset}-s{int(seed)}-{key[:16]}.pt"
+    return _entry(name, target, seed, overrides).path
 
 
-def _load(path: Path, key: str, module: torch.nn.Module):
-    """Load an entry into ``module``; return the losses, or ``None`` with a warning if unusable."""
-    if not path.exists():
-        return None
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(blob, dict) or blob.get("key") != key:
-            raise ValueError("stale entry (its key does not match)")
-        module.load_state_dict(blob["state"], strict=True)
-        return np.asarray(blob["losses"].numpy(), dtype=float)
-    except Exception as err:  # any unreadable entry is retrained, never trusted
-        warnings.warn(
-            f"zoo: discarding unusable cache entry {path.name} ({err}); retraining", stacklevel=3
+# --------------------------------------------------------------------------------------------
+# reading and writing entries
+# --------------------------------------------------------------------------------------------
+
+
+def _tensor_digest(state: dict, losses: torch.Tensor) -> str:
+    h = hashlib.sha256()
+    for k in sorted(state):
+        v = state[k].detach().cpu().contiguous()
+        h.update(f"{k}|{v.dtype}|{tuple(v.shape)}|".encode())
+        h.update(v.numpy().tobytes())
+    h.update(f"losses|{tuple(losses.shape)}|".encode())
+    h.update(losses.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _read(path: Path, key: str, module: torch.nn.Module):
+    """(state, losses) of a valid entry for ``module``; raises ValueError on any fault."""
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(blob, dict) or blob.get("key") != key:
+        raise ValueError("stale entry (its key does not match)")
+    state, losses = blob.get("state"), blob.get("losses")
+    if not isinstance(state, dict) or not isinstance(losses, torch.Tensor):
+        raise ValueError("entry lacks its weights or its losses")
+    if blob.get("digest") != _tensor_digest(state, losses):
+        raise ValueError("tensor digest mismatch (corrupted weights)")
+    expected = module.state_dict()
+    if set(state) != set(expected):
+        raise ValueError(
+            f"weights do not fit the network (keys {sorted(set(state) ^ set(expected))})"
         )
-        return None
+    for k, v in expected.items():
+        if not isinstance(state[k], torch.Tensor) or state[k].shape != v.shape:
+            raise ValueError(f"weight {k!r} has the wrong shape")
+        if state[k].is_floating_point() and not bool(torch.isfinite(state[k]).all()):
+            raise ValueError(f"weight {k!r} holds NaN/Inf")
+    losses = np.asarray(losses.numpy(), dtype=float)
+    if losses.ndim != 1:
+        raise ValueError("losses must be a 1-D history")
+    return state, losses
 
 
-def _save(path: Path, key: str, module: torch.nn.Module, losses) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    blob = {
-        "key": key,
-        "state": {k: v.detach().cpu() for k, v in module.state_dict().items()},
-        "losses": torch.as_tensor(np.asarray(losses, dtype=np.float64)),
-    }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
+def _stamp(path: Path):
     try:
-        torch.save(blob, tmp)
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+def _save(path: Path, key: str, module: torch.nn.Module, losses) -> bool:
+    """Write an entry atomically; warn and return False if the folder cannot be written."""
+    state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+    loss_t = torch.as_tensor(np.asarray(losses, dtype=np.float64))
+    blob = {"key": key, "state": state, "losses": loss_t, "digest": _tensor_digest(state, loss_t)}
+    buf = io.BytesIO()
+    torch.save(blob, buf)  # in memory: the archive's internal name is fixed, bytes deterministic
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(buf.getvalue())
         os.replace(tmp, path)
+        tmp = None
+        return True
+    except OSError as err:
+        warnings.warn(
+            f"zoo: could not write the cache entry {path} ({err}); the trained model is "
+            "returned but not cached",
+            stacklevel=3,
+        )
+        return False
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
 
 
+class _Lock:
+    """The entry's file lock, or nothing (with a warning) where the folder is not writable."""
+
+    def __init__(self, path: Path):
+        self.lock = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.lock = filelock.FileLock(str(path) + ".lock")
+            self.lock.acquire()
+        except OSError as err:
+            self.lock = None
+            warnings.warn(
+                f"zoo: cannot lock {path.name} ({err}); training without a lock", stacklevel=4
+            )
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.lock is not None:
+            self.lock.release()
+
+
+def _build(entry: _Entry):
+    return entry.cls(entry.dist, dict(entry.config), entry.seed, name=entry.target_name)
+
+
+def _obtain(entry: _Entry, progress: bool, retrain: bool):
+    """(state, losses, trained) for an entry: from memory, from disk, or by training."""
+    path = entry.path
+    memo = _MEMORY.get(entry.key)
+    if not retrain and memo is not None and memo[2] == _stamp(path):
+        return memo[0], memo[1], False
+    with _Lock(path):
+        model = _build(entry)
+        if not retrain and path.exists():
+            try:
+                state, losses = _read(path, entry.key, model.module)
+                _MEMORY[entry.key] = (state, losses, _stamp(path))
+                return state, losses, False
+            except Exception as err:  # any unusable entry is rebuilt, never trusted
+                warnings.warn(
+                    f"zoo: discarding unusable cache entry {path.name} ({err}); retraining "
+                    "from scratch",
+                    stacklevel=3,
+                )
+        deps = {role: get_entry(d, progress) for role, d in entry.deps.items()}
+        model = _build(entry)  # a fresh model: nothing of a failed load survives
+        losses = np.asarray(model.fit(progress=progress, **deps), dtype=float)
+        state = {k: v.detach().cpu().clone() for k, v in model.module.state_dict().items()}
+        _save(path, entry.key, model.module, losses)
+        _MEMORY[entry.key] = (state, losses, _stamp(path))
+        return state, losses, True
+
+
+def get_entry(entry: _Entry, progress: bool = True, retrain: bool = False):
+    """The model of a resolved entry (used by :func:`get` and for dependencies)."""
+    state, losses, trained = _obtain(entry, progress, retrain)
+    model = _build(entry)
+    model.module.load_state_dict(state, strict=True)
+    model.module.eval()
+    model.losses = losses.copy()
+    model.trained = trained
+    model.cache_path = entry.path
+    model.cache_key = entry.key
+    return model
+
+
 def get(
-    name: str,
-    dataset: str,
-    seed: int = 0,
-    *,
-    progress: bool = True,
-    retrain: bool = False,
-    **overrides,
+    name: str, target, seed: int = 0, *, progress: bool = True, retrain: bool = False, **overrides
 ):
-    """A trained model ``name`` for ``dataset``: loaded from the cache, or trained and cached.
+    """A trained model ``name`` for ``target``: loaded from the cache, or trained and cached.
 
     Parameters
     ----------
     name : str
         One of :func:`names` (``"ddpm"``, ``"ddim"``, ``"ncsn"``, ``"i_cfm"``, ``"ot_cfm"``,
         ``"rectified_flow"``, ``"energy_matching"``).
-    dataset : str
-        A key of :data:`wgf.data.DATASETS`.
+    target : str, GaussianMixture, wgf.data.Points or array (N, d)
+        A dataset name (a key of :data:`wgf.data.DATASETS`), a mixture, or data points.
     seed : int
         Seed of initialisation and training.
     progress : bool
@@ -209,31 +497,14 @@ def get(
     retrain : bool
         Ignore (and overwrite) an existing entry.
     **overrides
-        Configuration values replacing the model's ``defaults`` (unknown names raise).
+        Settings replacing the model's ``defaults`` or ``sampler_defaults`` (unknown names
+        raise ``ValueError``).
 
     Returns
     -------
     model
-        With ``sample(n, steps, generator=None)``, plus attributes ``losses`` (training
-        history), ``trained`` (whether this call trained it) and ``cache_path``.
+        A fresh object satisfying :class:`wgf.sampling.GenerativeModel`, with attributes
+        ``losses`` (training history), ``trained`` (whether this call trained it),
+        ``cache_path`` and ``cache_key``.
     """
-    spec, cls, config = _spec_and_config(name, dataset, seed, overrides)
-    key = _key(spec, cls, dataset, seed, config)
-    path = cache_path(name, dataset, seed, **overrides)
-    stat = path.stat() if path.exists() else None
-    memo = (name, key, stat.st_mtime_ns, stat.st_size) if stat else None
-    if not retrain and memo in _MEMORY:
-        return _MEMORY[memo]
-    model = cls(dataset, config, int(seed))
-    losses = None if retrain else _load(path, key, model.module)
-    trained = losses is None
-    if trained:
-        losses = np.asarray(model.fit(progress=progress), dtype=float)
-        _save(path, key, model.module, losses)
-    model.module.eval()
-    model.losses = losses
-    model.trained = trained
-    model.cache_path = path
-    stat = path.stat()
-    _MEMORY[(name, key, stat.st_mtime_ns, stat.st_size)] = model
-    return model
+    return get_entry(_entry(name, target, seed, overrides), progress, retrain)

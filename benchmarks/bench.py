@@ -1,0 +1,146 @@
+"""``make bench``: training throughput under contention, and the chapter times of the last build.
+
+(a) For each family of zoo models (DDPM, NCSN, flow matching, Energy Matching) a short training
+run on ``eight_gaussians`` is timed three ways in one process: on an idle machine under the
+package's thread policy (:mod:`wgf.threads`), with one competing CPU-bound process (started
+and stopped by this script) under the same policy, and with that competitor under torch's
+default thread count, the configuration the policy replaces.  The ratio contended / idle is
+the figure of merit (target: ≥ 0.8).
+
+(b) The execution time of every chapter in the last book build (``_build/timings.json``,
+written by ``book/_ext/budgets.py``) against its budget.
+
+Budgets are performance goals, reported here; the strict build does not fail on them.
+Usage: ``python benchmarks/bench.py [--repeats 3] [--no-train] [--no-chapters]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# A few hundred optimiser steps per family: long enough to time, short enough for a benchmark.
+FAMILIES = {
+    "ddpm": ("ddpm", {"steps": 300}, 300),
+    "ncsn": ("ncsn", {"steps": 300}, 300),
+    "flow matching (OT-CFM)": ("ot_cfm", {"steps": 300}, 300),
+    "energy matching": ("energy_matching", {"phase1_steps": 200, "phase2_steps": 40}, 240),
+}
+
+
+def _steps_per_second(name: str, overrides: dict, steps: int, repeats: int) -> float:
+    from wgf import zoo
+
+    best = 0.0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        zoo.get(name, "eight_gaussians", retrain=True, progress=False, **overrides)
+        best = max(best, steps / (time.perf_counter() - start))
+    return best
+
+
+class _Competitor:
+    """One other CPU-bound process (``while True: pass``) for the duration of a block."""
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def bench_training(repeats: int) -> list[dict]:
+    import torch
+
+    from wgf import threads
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["WGF_CACHE_DIR"] = tmp
+        for label, (name, overrides, steps) in FAMILIES.items():
+            _steps_per_second(name, overrides, steps, 1)  # warm-up (imports, allocator)
+            threads.configure(None)
+            idle = _steps_per_second(name, overrides, steps, repeats)
+            with _Competitor():
+                contended = _steps_per_second(name, overrides, steps, repeats)
+                threads.configure(threads._BASELINE)
+                default = _steps_per_second(name, overrides, steps, repeats)
+                threads.configure(None)
+            rows.append(
+                {
+                    "family": label,
+                    "idle": idle,
+                    "contended": contended,
+                    "ratio": contended / idle,
+                    "default_threads": threads._BASELINE,
+                    "contended_default": default,
+                    "ratio_default": default / idle,
+                }
+            )
+            print(
+                f"  {label:24s} idle {idle:7.0f}/s  contended {contended:7.0f}/s "
+                f"({contended / idle:4.2f})  torch default {default:7.0f}/s ({default / idle:4.2f})",
+                flush=True,
+            )
+    del torch
+    return rows
+
+
+def chapter_table() -> list[dict]:
+    path = ROOT / "_build" / "timings.json"
+    if not path.exists():
+        print(f"no {path.relative_to(ROOT)}: build the book first (make book or make test)")
+        return []
+    record = json.loads(path.read_text())
+    rows = []
+    for doc, row in sorted(record.get("chapters", {}).items()):
+        rows.append({"chapter": doc, **row})
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-train", action="store_true")
+    parser.add_argument("--no-chapters", action="store_true")
+    args = parser.parse_args(argv)
+    out = {"cores": os.cpu_count()}
+    if not args.no_train:
+        print(f"(a) training throughput, steps/s (best of {args.repeats}; {os.cpu_count()} cores)")
+        out["training"] = bench_training(args.repeats)
+        worst = min(r["ratio"] for r in out["training"])
+        print(f"  worst contended/idle ratio under the policy: {worst:.2f} (target >= 0.80)")
+    if not args.no_chapters:
+        rows = chapter_table()
+        out["chapters"] = rows
+        if rows:
+            print("(b) chapter execution times of the last build")
+            print(f"  {'chapter':34s} {'time (s)':>9s} {'budget (s)':>11s} {'share':>6s}")
+            for r in rows:
+                share = r["runtime_s"] / r["budget_s"]
+                flag = "  over budget" if share > 1 else ""
+                print(
+                    f"  {r['chapter']:34s} {r['runtime_s']:9.1f} {r['budget_s']:11.0f} "
+                    f"{share:6.2f}{flag}"
+                )
+            print(f"  {'total':34s} {sum(r['runtime_s'] for r in rows):9.1f}")
+    dest = ROOT / "_build" / "bench.json"
+    dest.parent.mkdir(exist_ok=True)
+    dest.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"written to {dest.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""The thread policy: one intra-op thread for small networks, restored afterwards, overridable."""
+
+import pytest
+import torch
+
+from wgf import threads, train
+
+
+@pytest.fixture(autouse=True)
+def _clean(monkeypatch):
+    monkeypatch.delenv(threads.ENV_VAR, raising=False)
+    before = torch.get_num_threads()
+    threads.configure(None)
+    yield
+    threads.configure(None)
+    torch.set_num_threads(before)
+
+
+def _baseline():
+    torch.set_num_threads(threads._BASELINE)
+
+
+def test_small_module_runs_on_one_thread_and_count_is_restored():
+    _baseline()
+    with threads.policy(torch.nn.Linear(2, 2)) as n:
+        assert n == 1
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == threads._BASELINE
+
+
+def test_restored_after_an_exception():
+    _baseline()
+    with pytest.raises(RuntimeError), threads.policy(None):
+        raise RuntimeError("boom")
+    assert torch.get_num_threads() == threads._BASELINE
+
+
+def test_large_module_keeps_the_default(monkeypatch):
+    _baseline()
+    monkeypatch.setattr(threads, "MAX_PARAMS", 5)
+    assert threads.choose(torch.nn.Linear(10, 10)) == threads._BASELINE
+
+
+def test_overrides_in_order(monkeypatch):
+    _baseline()
+    small = torch.nn.Linear(2, 2)
+    monkeypatch.setenv(threads.ENV_VAR, "3")
+    assert threads.choose(small) == 3
+    threads.configure(2)
+    assert threads.choose(small) == 2
+    assert threads.choose(small, threads=4) == 4
+
+
+def test_user_choice_after_import_is_respected():
+    if threads._BASELINE == 1:
+        torch.set_num_threads(2)
+        expected = 2
+    else:
+        torch.set_num_threads(1)
+        expected = 1
+    with threads.policy(torch.nn.Linear(2, 2)) as n:
+        assert n == expected
+
+
+def test_fit_runs_under_the_policy():
+    _baseline()
+    seen = []
+    lin = torch.nn.Linear(2, 1)
+
+    def loss(rng, step):
+        seen.append(torch.get_num_threads())
+        return (lin(torch.ones(4, 2)) ** 2).mean()
+
+    train.fit(lin, loss, steps=3, progress=False)
+    assert seen == [1, 1, 1]
+    assert torch.get_num_threads() == threads._BASELINE
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
+def test_bad_counts_rejected(bad):
+    with pytest.raises(ValueError, match="threads"):
+        threads.configure(bad)
+    with pytest.raises(ValueError, match="threads"):
+        threads.choose(None, threads=bad)
+
+
+def test_bad_env_and_module(monkeypatch):
+    monkeypatch.setenv(threads.ENV_VAR, "zero")
+    with pytest.raises(ValueError, match=threads.ENV_VAR):
+        threads.choose(None)
+    monkeypatch.delenv(threads.ENV_VAR)
+    with pytest.raises(TypeError, match="module"):
+        threads.choose(object())

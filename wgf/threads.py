@@ -1,0 +1,142 @@
+"""Thread policy for the book's small networks.
+
+The networks of the book are small (a few ten thousand parameters, batches of a few hundred
+points), so one optimiser step is a handful of tiny matrix products.  Splitting those over
+several intra-op threads buys nothing on an idle machine and costs a lot on a busy one: measured
+on a 2-core machine, OT-CFM training (3×128 MLP, batch 128) ran at about 300 steps/s with torch's
+default two threads or with one thread when idle, but with one other CPU-bound process running
+it fell to about 95 steps/s with two threads and kept about 270 steps/s with one (the two
+threads wait for each other at every barrier while the other process holds a core).  ``make
+bench`` re-measures this on the machine at hand.
+
+So training (:func:`wgf.train.fit`) and sampling run inside :func:`policy`, which sets torch's
+intra-op thread count to one for a module below :data:`MAX_PARAMS` parameters and restores the
+previous count afterwards.  The choice can be overridden, in this order of precedence:
+
+1. the ``threads=`` argument of :func:`policy`;
+2. :func:`configure` (``wgf.threads.configure(4)``; ``configure(None)`` restores the default);
+3. the environment variable ``WGF_NUM_THREADS`` (a positive integer);
+4. a call of ``torch.set_num_threads(k)`` made after ``wgf`` was imported: a thread count that
+   differs from the one torch had when this module was imported is taken as the user's choice
+   and left alone.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+
+__all__ = ["ENV_VAR", "MAX_PARAMS", "applied", "choose", "configure", "policy"]
+
+#: Modules with at most this many parameters train and sample on one intra-op thread.
+MAX_PARAMS = 2_000_000
+#: Environment variable that fixes the thread count of :func:`policy`.
+ENV_VAR = "WGF_NUM_THREADS"
+
+_BASELINE = torch.get_num_threads()  # torch's count when wgf was imported
+_configured: int | None = None
+_active = 0  # nesting depth of policy(): inside it the count is ours, not the user's
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def configure(threads: int | None) -> None:
+    """Fix the thread count used by :func:`policy` (``None``: back to the size rule)."""
+    global _configured
+    _configured = None if threads is None else _positive_int(threads, "threads")
+
+
+def _from_env() -> int | None:
+    raw = os.environ.get(ENV_VAR, "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{ENV_VAR} must be a positive integer, got {raw!r}")
+    return value
+
+
+def _n_params(module) -> int:
+    if module is None:
+        return 0
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module or None, got {type(module).__name__}")
+    return sum(p.numel() for p in module.parameters())
+
+
+def choose(module=None, threads: int | None = None) -> int:
+    """The intra-op thread count :func:`policy` would use for ``module``.
+
+    Parameters
+    ----------
+    module : torch.nn.Module or None
+        The network about to be trained or evaluated (``None``: treated as small).
+    threads : int or None
+        Explicit count; overrides every other rule.
+    """
+    if threads is not None:
+        return _positive_int(threads, "threads")
+    if _configured is not None:
+        return _configured
+    env = _from_env()
+    if env is not None:
+        return env
+    current = torch.get_num_threads()
+    if _active == 0 and current != _BASELINE:
+        return current  # the user called torch.set_num_threads after importing wgf
+    if _n_params(module) <= MAX_PARAMS:
+        return 1
+    return _BASELINE
+
+
+@contextmanager
+def policy(module=None, threads: int | None = None) -> Iterator[int]:
+    """Run the body with :func:`choose`'s thread count; restore the previous count afterwards.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from wgf import threads
+    >>> with threads.policy(torch.nn.Linear(2, 2)) as n:
+    ...     n
+    1
+    """
+    global _active
+    n = choose(module, threads)
+    previous = torch.get_num_threads()
+    if n != previous:
+        torch.set_num_threads(n)
+    _active += 1
+    try:
+        yield n
+    finally:
+        _active -= 1
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
+
+
+def applied(func):
+    """Decorator: run ``func(module, ...)`` under :func:`policy` for its first argument.
+
+    Used on :func:`wgf.train.fit` and on the samplers, whose first argument is the network (or
+    a plain callable, which counts as small).
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        first = args[0] if args else None
+        with policy(first if isinstance(first, torch.nn.Module) else None):
+            return func(*args, **kwargs)
+
+    return wrapper
