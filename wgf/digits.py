@@ -97,6 +97,11 @@ def dequantise(levels, generator=None) -> np.ndarray:
 class Digits(Points):
     r"""The digits with a fixed train/test split: a :class:`~wgf.data.Points` target of the zoo.
 
+    Its points are ``train`` (which, with the name, is what a zoo cache key hashes), but
+    :meth:`sample` draws training images uniformly with replacement and dequantises them
+    afresh.  So the law it samples, on which the zoo's models are trained, is the dequantised
+    empirical law of the training set.
+
     Attributes
     ----------
     name
@@ -110,11 +115,6 @@ class Digits(Points):
         the raw integer grey levels (n, 64).
     dim
         64.
-
-    As a :class:`~wgf.data.Points` target its points are ``train`` (which, with the name, is
-    what a zoo cache key hashes), but :meth:`sample` draws training images uniformly with
-    replacement and dequantises them afresh: the law it samples, and on which the zoo's models
-    are trained, is the dequantised empirical law of the training set.
     """
 
     def __init__(self, levels, labels, test_idx, train_idx, seed: int, name: str):
