@@ -133,6 +133,14 @@ def test_bad_input(eight_cells):
         component_test(np.zeros((10, 3)), eight_cells)
     with pytest.raises(ValueError, match="NaN"):
         component_test(np.full((10, 2), np.nan), eight_cells)
+    with pytest.raises(ValueError, match="n_reference"):
+        MixtureCells(EIGHT, n_reference=100)
+
+
+def test_tiny_cells_enter_only_the_weights_test():
     tiny = GaussianMixture([0.999, 0.001], [[0.0, 0.0], [5.0, 5.0]], np.stack([np.eye(2)] * 2))
-    with pytest.raises(ValueError, match="reference points"):
-        MixtureCells(tiny, n_reference=1000)
+    cells = MixtureCells(tiny, n_reference=10_000, generator=1)
+    np.testing.assert_array_equal(cells.usable, [True, False])
+    res = component_test(tiny.sample(2000, 2), cells)
+    assert np.isnan(res.mean_chi2[1]) and np.isfinite(res.mean_chi2[0])
+    assert res.p_value > 1e-3

@@ -44,6 +44,10 @@ chapters of the book in ``book/``:
     an exact oracle, a permutation two-sample test; per-component weights, means and
     covariances of mixtures; TV/KL against the exact density on a grid; and the negative
     controls (samplers with a known defect) that every test must reject.
+``wgf.digits``
+    beyond toys (chapter 11): the 8×8 handwritten digits as a target, an exact Gaussian-mixture
+    surrogate of them, a digit classifier and the practitioner's metrics (class histogram,
+    Fréchet distance, nearest-neighbour distances).
 ``wgf.rates``
     observed convergence orders (power-law fits with standard errors).
 ``wgf.plot``

@@ -119,8 +119,15 @@ class MixtureCells:
         reference probabilities of the G cells, shape (G,) (off points in their nearest cell).
     off_reference
         fraction of the reference points off every mode (close to ``off_level``).
-    means, covs
-        reference mean (G, d) and covariance (G, d, d) of each cell (off points included).
+    means
+        reference mean of each cell, shape (G, d) (off points included).
+    covs
+        reference covariance of each cell, shape (G, d, d) (off points included).
+    usable
+        boolean mask (G,) of the cells with enough reference points (:math:`10q + 10`,
+        :math:`q = d(d+1)/2`) for the moment tests; the others (e.g. the tiny cells of
+        components that nearly coincide after a long forward process) enter only the weights
+        test.
     """
 
     def __init__(
@@ -166,13 +173,14 @@ class MixtureCells:
         self.means = np.zeros((G, d))
         self.covs = np.zeros((G, d, d))
         self._gamma = np.zeros((G, q, q))
-        for c in range(G):
+        self.usable = self.reference_counts >= 10 * q + 10
+        if not np.any(self.usable):
+            raise ValueError(
+                f"no cell holds {10 * q + 10} of the {n_reference} reference points; "
+                "increase n_reference or merge groups"
+            )
+        for c in np.flatnonzero(self.usable):
             y = ref[cells == c]
-            if y.shape[0] < 10 * q + 10:
-                raise ValueError(
-                    f"cell {c} holds only {y.shape[0]} of {n_reference} reference points; "
-                    "increase n_reference or merge groups"
-                )
             self.means[c] = y.mean(axis=0)
             r = y - self.means[c]
             self.covs[c] = r.T @ r / (r.shape[0] - 1)
@@ -261,7 +269,8 @@ def component_test(samples, cells, *, min_count: int = 20) -> ComponentTest:
 
     Weights: a :math:`\chi^2` test of homogeneity between the sample counts and the reference
     counts of ``cells`` (cells empty in both are dropped; the reference sample's own noise is
-    part of the test, so it is calibrated at any ``n_reference``).  Off every mode: Fisher's
+    part of the test, so it is calibrated at any ``n_reference``; cells expecting fewer than
+    five samples are pooled into one).  Off every mode: Fisher's
     exact test, one-sided, of the sample's off fraction against the reference's.  Means and covariances: the
     sums over the cells with at least ``min_count`` samples of :math:`T^{\text{mean}}_c` and
     :math:`T^{\text{cov}}_c` (module docstring), referred to :math:`\chi^2` laws with
@@ -295,6 +304,9 @@ def component_test(samples, cells, *, min_count: int = 20) -> ComponentTest:
     lab = cells.assign(x, off=False)
     counts = np.bincount(lab, minlength=G)
     table = np.stack([counts, cells.reference_counts])
+    small = cells.probs * n < 5  # pool cells too small for the chi^2 approximation
+    if np.any(small):
+        table = np.concatenate([table[:, ~small], table[:, small].sum(axis=1, keepdims=True)], 1)
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] > 1:
         chi2_w, p_w, _, _ = stats.chi2_contingency(table, correction=False)
@@ -306,7 +318,7 @@ def component_test(samples, cells, *, min_count: int = 20) -> ComponentTest:
     for c in range(G):
         y = x[lab == c]
         N = y.shape[0]
-        if N < min_count:
+        if N < min_count or not cells.usable[c]:
             continue
         scale = 1.0 / N + 1.0 / cells.reference_counts[c]
         delta = y.mean(axis=0) - cells.means[c]

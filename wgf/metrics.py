@@ -284,9 +284,9 @@ def energy_test(x, y, permutations: int = 199, generator=None) -> TwoSampleTest:
     whose population value is zero exactly when the two laws agree.  Its null distribution is
     that of the statistic with the pooled points relabelled at random; the p-value
     :math:`(1 + \#\{\mathcal E_\pi \ge \mathcal E\})/(1 + B)` over :math:`B` permutations is valid
-    (never below its level under the null) at every sample size.  All permutations are evaluated
-    at once: with the pooled distance matrix :math:`D` and a label indicator :math:`a`, the
-    within-sample sums are :math:`a^\top D a` and :math:`(1-a)^\top D (1-a)`.
+    (never below its level under the null) at every sample size :cite:`good2005permutation`.
+    All permutations are evaluated at once: with the pooled distance matrix :math:`D` and a
+    label indicator :math:`a`, the within-sample sums are :math:`a^\top D a` and :math:`(1-a)^\top D (1-a)`.
 
     Parameters
     ----------

@@ -202,7 +202,8 @@ def run(step, x, times, *, keep=None, fields=(), model: str = "sampler") -> Traj
 
     Returns
     -------
-    Trajectory
+    wgf.trajectory.Trajectory
+        the recorded states, their times and the number of field evaluations.
     """
     times = np.asarray(times, dtype=float)
     K = times.size - 1
