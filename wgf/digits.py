@@ -106,13 +106,18 @@ class Digits(Points):
     ----------
     name
         ``"digits"`` (plus the split's seed and size when not the defaults).
-    train, test
-        one seeded dequantisation of the training and test images, float64 arrays (n, 64),
-        read-only.
-    train_labels, test_labels
-        the digit classes (int arrays).
-    train_levels, test_levels
-        the raw integer grey levels (n, 64).
+    train
+        one seeded dequantisation of the training images, a read-only float64 array (n, 64).
+    test
+        the same for the test images.
+    train_labels
+        the digit classes of the training images (int array).
+    test_labels
+        the digit classes of the test images (int array).
+    train_levels
+        the raw integer grey levels of the training images (n, 64).
+    test_levels
+        the raw integer grey levels of the test images (n, 64).
     dim
         64.
     """

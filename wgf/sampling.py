@@ -183,7 +183,7 @@ def start(n, x0, dim, generator=None, *, scale: float = 1.0):
 
 
 def run(step, x, times, *, keep=None, fields=(), model: str = "sampler") -> Trajectory:
-    """Run ``x <- step(k, x)`` for ``k = 0..K-1`` and record a :class:`Trajectory`.
+    """Run ``x <- step(k, x)`` for ``k = 0..K-1`` and record a :class:`~wgf.trajectory.Trajectory`.
 
     Parameters
     ----------
