@@ -86,3 +86,10 @@ def test_energy_needs_increasing_times():
         tr.path_energy()
     with pytest.raises(ValueError, match="two states"):
         Trajectory(np.array([1.0]), np.zeros((1, 2, 2)), 0).path_energy()
+
+
+def test_empty_trajectory_rejected():
+    """No particles would give a NaN path energy: rejected at construction, naming x."""
+    x = np.empty((2, 0, 2))
+    with pytest.raises(ValueError, match="x must hold at least one particle"):
+        Trajectory(np.array([0.0, 1.0]), x, nfe=1)

@@ -68,8 +68,8 @@ class Trajectory:
     Raises
     ------
     ValueError
-        on inconsistent shapes, non-finite values, times outside [0, 1] or decreasing, or a
-        negative ``nfe``.
+        on inconsistent shapes, no particles, non-finite values, times outside [0, 1] or
+        decreasing, or a negative ``nfe``.
     """
 
     t: np.ndarray
@@ -83,6 +83,8 @@ class Trajectory:
             raise ValueError(f"t must be a non-empty 1-D array, got shape {t.shape}")
         if x.ndim != 3 or x.shape[0] != t.size:
             raise ValueError(f"x must have shape (len(t)={t.size}, n, d), got {x.shape}")
+        if x.shape[1] == 0 or x.shape[2] == 0:
+            raise ValueError(f"x must hold at least one particle in d >= 1, got shape {x.shape}")
         if not (np.all(np.isfinite(t)) and np.all(np.isfinite(x))):
             raise ValueError("t and x must be finite (a sampler diverged?)")
         if t.min() < 0 or t.max() > 1 or np.any(np.diff(t) < 0):
