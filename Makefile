@@ -22,7 +22,7 @@ LAB_FLAGS   ?=
 # Jupyter refuses to run as root unless told; containers often are root.
 LAB_ROOT    := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help install book test lint unit book-strict browser figures notebooks lab bench lock clean
+.PHONY: help install book test format lint unit book-strict browser figures notebooks lab bench lock clean
 
 help:
 	@echo "make book         install (first time), execute every chapter (cached), build _build/html"
@@ -60,6 +60,14 @@ book: $(STAMP)
 # install downloads the actionlint binary from GitHub: where that is unreachable, the attempt is
 # remembered (delete $(VENV)/.actionlint-unavailable to retry) and the check is skipped, loudly.
 ACTIONLINT_NA := $(VENV)/.actionlint-unavailable
+# Format the package, the tests and the code cells of the chapters (through jupytext, so the
+# Markdown of a chapter is left as it is; lines short enough to read without scrolling).
+format: $(STAMP)
+	$(BIN)/ruff format .
+	for f in book/[0-9][0-9]_*.md book/appendix_power.md book/own_code.md; do \
+	  $(BIN)/jupytext -q --pipe "$(CURDIR)/$(BIN)/ruff format --line-length 92 -" $$f; \
+	  sed -i '/^    jupytext_version: /d' $$f; done
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
