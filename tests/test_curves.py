@@ -101,3 +101,47 @@ def test_bad_inputs():
         cv.nearest_distances(-np.ones((2, 2)))
     with pytest.raises(ValueError, match="states"):
         cv.l2_length(np.zeros((1, 3, 2)))
+
+
+def test_swirled_keeps_the_flow_map_and_bends_the_path():
+    x0 = np.random.default_rng(1).standard_normal((50, 2))
+    shift = np.array([1.0, -0.5])
+    t = np.linspace(0, 1, 801)
+    path = cv.integrate(cv.swirled(lambda x, s: np.broadcast_to(shift, x.shape), 1.0), x0, t,
+                        keep=True)  # fmt: skip
+    np.testing.assert_allclose(path[-1], x0 + shift, atol=1e-5)  # same end as the straight line
+    # at t = 1/2 the points are the straight line's midpoints rotated by one radian
+    c, s = np.cos(1.0), np.sin(1.0)
+    np.testing.assert_allclose(path[400], (x0 + 0.5 * shift) @ np.array([[c, s], [-s, c]]),
+                               atol=1e-5)  # fmt: skip
+    assert cv.l2_length(path) > 1.2 * np.linalg.norm(shift)
+    with pytest.raises(TypeError, match="velocity"):
+        cv.swirled(3.0, 1.0)
+    with pytest.raises(ValueError, match="angle"):
+        cv.swirled(lambda x, s: x, np.nan)
+
+
+def test_steps_to_tolerance_matches_the_euler_closed_form():
+    # x' = a x on [0, 1]: Euler with K steps gives (1 + a/K)^K x0, the limit e^a x0
+    a, x0 = 0.7, np.random.default_rng(2).standard_normal((400, 2))
+    rms0 = np.sqrt(np.mean(np.sum(x0**2, axis=1)))
+
+    def run(k):
+        return cv.integrate(lambda x, s: a * x, x0, np.linspace(0, 1, k + 1), method="euler"), k
+
+    grid = [1, 2, 4, 8, 16, 32, 64]
+    tol = 0.05
+    res = cv.steps_to_tolerance(run, grid, np.exp(a) * x0, tol)
+    err = np.array([abs((1 + a / k) ** k - np.exp(a)) * rms0 for k in grid])
+    np.testing.assert_allclose(res.rms, err, rtol=1e-9)  # every point moves by the same factor
+    assert res.steps[res.index] == grid[int(np.argmax(res.upper <= tol))]
+    assert err[res.index] <= tol < err[res.index - 1]
+    assert res.nfe_needed == grid[res.index] and res.samples.shape == x0.shape
+    never = cv.steps_to_tolerance(run, grid, np.exp(a) * x0, 1e-6)
+    assert never.index is None and never.nfe_needed == np.inf
+    with pytest.raises(ValueError, match="steps"):
+        cv.steps_to_tolerance(run, [4, 2], x0, tol)
+    with pytest.raises(ValueError, match="tol"):
+        cv.steps_to_tolerance(run, grid, x0, -1.0)
+    with pytest.raises(ValueError, match="points"):
+        cv.steps_to_tolerance(lambda k: (x0[:10], k), grid, x0, tol)

@@ -13,14 +13,21 @@ the particles a sampler produces:
   point clouds (at least 1, with equality exactly when the pairing is optimal);
 * :func:`pairwise_w2`, :func:`nearest_distances`, :func:`classical_mds` -- a matrix of exact
   :math:`W_2` between marginals, the parametrisation-free distance from each marginal of one
-  curve to the other curve, and a 2-D picture of the whole matrix.
+  curve to the other curve, and a 2-D picture of the whole matrix;
+* :func:`swirled` -- a deliberately curved field with the same flow map as a given one (a
+  negative control for straightness);
+* :func:`steps_to_tolerance` -- the fewest solver steps at which a sampler comes within a
+  paired RMS tolerance of its own converged samples (the step-count claim).
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from ._checks import as_float_array, as_points, positive_int
+from ._checks import as_float_array, as_points, positive, positive_int
+from .metrics import paired_displacement
 from .ot import w2
 
 __all__ = [
@@ -30,6 +37,8 @@ __all__ = [
     "l2_length",
     "nearest_distances",
     "pairwise_w2",
+    "steps_to_tolerance",
+    "swirled",
     "transport_cost",
 ]
 
@@ -239,3 +248,138 @@ def classical_mds(D, dim: int = 2):
     lam, U = lam[order], U[:, order]
     coords = U[:, :dim] * np.sqrt(np.maximum(lam[:dim], 0.0))
     return coords, lam
+
+
+def swirled(velocity, angle: float):
+    r"""A curved field on :math:`[0, 1]` whose flow map is that of ``velocity`` (2-D).
+
+    With :math:`\theta(t) = a \sin(\pi t)` and :math:`R_\theta` the rotation by
+    :math:`\theta`, if :math:`y_t` solves :math:`\dot y = v(y, t)` then
+    :math:`x_t = R_{\theta(t)} y_t` solves
+
+    .. math::
+
+        \dot x = w(x, t) = \theta'(t)\, J x + R_{\theta(t)}\, v\bigl(R_{\theta(t)}^{\top} x, t\bigr),
+        \qquad J = \begin{pmatrix} 0 & -1 \\ 1 & 0 \end{pmatrix},
+
+    and :math:`x_0 = y_0`, :math:`x_1 = y_1` since :math:`\theta(0) = \theta(1) = 0`: the same
+    pairing of prior and data, hence the same endpoints, along paths bent by up to
+    :math:`|a|` radians.  For a rotation-invariant prior every marginal is the rotated marginal
+    of :math:`v`'s curve.
+
+    Parameters
+    ----------
+    velocity : callable
+        ``v(x, t)``, points (n, 2) and a time in [0, 1] -> (n, 2).
+    angle : float
+        the amplitude :math:`a` (radians).
+
+    Returns
+    -------
+    callable
+        ``w(x, t)``, the swirled field.
+    """
+    if not callable(velocity):
+        raise TypeError(f"velocity must be callable, got {type(velocity).__name__}")
+    try:
+        a = float(angle)
+    except (TypeError, ValueError) as exc:
+        raise TypeError("angle must be a real number") from exc
+    if not np.isfinite(a):
+        raise ValueError(f"angle must be finite, got {angle!r}")
+
+    def field(x, t):
+        x = as_points(x, "x", dim=2)
+        t = float(t)
+        th, dth = a * np.sin(np.pi * t), a * np.pi * np.cos(np.pi * t)
+        c, s = np.cos(th), np.sin(th)
+        R = np.array([[c, -s], [s, c]])
+        v = np.asarray(velocity(x @ R, t), dtype=np.float64)  # rows: R^T x
+        return dth * np.stack([-x[:, 1], x[:, 0]], axis=1) + v @ R.T
+
+    return field
+
+
+class StepSearch(NamedTuple):
+    """Result of :func:`steps_to_tolerance`.
+
+    ``steps``, ``nfe``, ``rms`` and ``upper`` have one entry per step count tried (``upper`` is
+    the one-sided 95 % upper confidence bound of the paired RMS displacement); ``index`` is the
+    first entry from which every ``upper`` is at most ``tol`` (``None`` if there is none) and
+    ``samples`` the samples at that entry (``None`` likewise).
+    """
+
+    steps: np.ndarray
+    nfe: np.ndarray
+    rms: np.ndarray
+    upper: np.ndarray
+    tol: float
+    index: int | None
+    samples: np.ndarray | None
+
+    @property
+    def nfe_needed(self) -> float:
+        """Evaluations at ``index``; ``inf`` when the tolerance is never reached."""
+        return float(self.nfe[self.index]) if self.index is not None else float("inf")
+
+
+def steps_to_tolerance(run, steps, reference, tol: float) -> StepSearch:
+    r"""The fewest steps at which a sampler's samples stay within ``tol`` of its own limit.
+
+    For every step count :math:`K` in ``steps`` the sampler, started from the same prior draws
+    as ``reference`` (its output at many steps), gives samples :math:`x^{(K)}_i`; the paired
+    RMS displacement bounds the :math:`W_2` distance to the converged law from above,
+
+    .. math::
+
+        W_2\bigl(\mathrm{law}(x^{(K)}), \mathrm{law}(x^{\mathrm{ref}})\bigr)^2
+        \le \frac1n \sum_i |x^{(K)}_i - x^{\mathrm{ref}}_i|^2 ,
+
+    and the answer is the first :math:`K` from which its upper 95 % confidence bound stays at
+    most ``tol`` for every larger :math:`K` tried.
+
+    Parameters
+    ----------
+    run : callable
+        ``run(K) -> (samples, nfe)``: samples of shape (n, d) from the fixed prior draws and
+        the number of field evaluations spent.
+    steps : sequence of int
+        strictly increasing step counts.
+    reference : array_like, shape (n, d)
+        the same sampler's samples at a large step count, from the same draws.
+    tol : float
+        the tolerance, positive.
+
+    Returns
+    -------
+    StepSearch
+    """
+    if not callable(run):
+        raise TypeError(f"run must be callable, got {type(run).__name__}")
+    ks = [positive_int(k, "steps") for k in steps]
+    if not ks or np.any(np.diff(ks) <= 0):
+        raise ValueError(f"steps must be a non-empty strictly increasing sequence, got {steps!r}")
+    ref = as_points(reference, "reference", min_points=2)
+    tol = positive(tol, "tol")
+    nfe, rms, upper, samples = [], [], [], []
+    for k in ks:
+        x, cost = run(k)
+        x = as_points(x, "samples", dim=ref.shape[1])
+        if x.shape[0] != ref.shape[0] or not np.all(np.isfinite(x)):
+            raise ValueError(f"run({k}) must return {ref.shape[0]} finite points")
+        pc = paired_displacement(x, ref)
+        nfe.append(int(cost))
+        rms.append(pc.rms)
+        upper.append(pc.upper)
+        samples.append(x)
+    upper_a = np.asarray(upper)
+    ok = upper_a <= tol
+    index = None
+    for i in range(len(ks) - 1, -1, -1):
+        if not ok[i]:
+            break
+        index = i
+    return StepSearch(
+        np.asarray(ks), np.asarray(nfe), np.asarray(rms), upper_a, tol, index,
+        samples[index] if index is not None else None,
+    )  # fmt: skip
