@@ -1,5 +1,9 @@
 """The training loop: it minimises a convex problem to its closed-form solution, reproducibly."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -95,3 +99,20 @@ def test_every_zoo_default_ema_binds_within_its_default_run():
         )
         for ema, steps in runs:
             assert ema_binds_from(ema) < 0.95 * steps, (name, ema, steps)
+
+
+@pytest.mark.parametrize("env, shown", [("", True), ("1", False)])
+def test_progress_bar_obeys_tqdm_disable(env, shown):
+    # The book build sets TQDM_DISABLE=1 (no progress widgets in static pages); progress=True
+    # must not override it, and without it the bar is drawn (on stderr outside a notebook).
+    # tqdm reads the variable when it is imported, hence a fresh interpreter.
+    code = (
+        "import torch; from wgf.train import fit; lin = torch.nn.Linear(1, 1); "
+        "fit(lin, lambda rng, k: lin.weight.sum() ** 2, steps=3, progress=True, desc='bar-check')"
+    )
+    env_vars = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}
+    if env:
+        env_vars["TQDM_DISABLE"] = env
+    out = subprocess.run([sys.executable, "-c", code], env=env_vars, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert ("bar-check" in out.stderr) is shown

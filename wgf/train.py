@@ -103,7 +103,8 @@ def fit(
     weight_decay : float
         Adam weight decay.
     progress : bool
-        Show a ``tqdm`` progress bar (with the running loss).
+        Show a ``tqdm`` progress bar (with the running loss), unless the environment sets
+        ``TQDM_DISABLE=1``.
 
     Returns
     -------
@@ -143,7 +144,10 @@ def fit(
     losses = np.empty(steps)
     start = time.perf_counter()
     module.train()
-    bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False, mininterval=0.5)
+    # progress=True leaves ``disable`` unset, so tqdm's own TQDM_DISABLE=1 still turns it off
+    # (the book build does, see book/_ext/readers.py).
+    off = {} if progress else {"disable": True}
+    bar = tqdm(range(steps), desc=desc, leave=False, mininterval=0.5, **off)
     for step in bar:
         loss = loss_fn(rng, step)
         value = float(loss.detach())

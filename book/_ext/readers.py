@@ -1,6 +1,7 @@
 """Sphinx extension: the book as its readers get it.
 
-* **Book-build marker.**  ``WGF_BOOK_BUILD=1`` is set in the build's environment before any
+* **Book-build marker.**  ``WGF_BOOK_BUILD=1`` (and ``TQDM_DISABLE=1``: no progress widgets
+  in the static pages) is set in the build's environment before any
   chapter executes, so the kernels that myst-nb starts inherit it and ``wgf.plot.publish`` only
   glues each figure (the page shows it once, under its caption).  Outside the build the marker is
   absent and ``publish`` also displays the figure, so a chapter run as a notebook shows it.
@@ -139,6 +140,10 @@ def _drop_thebe(app, pagename, templatename, context, doctree):
 
 def setup(app):
     os.environ["WGF_BOOK_BUILD"] = "1"
+    # No progress bars in the executed pages: a static page cannot animate one, and a tqdm
+    # bar in a notebook kernel is an ipywidget, whose page would then load require.js and the
+    # widget manager from a CDN (the book is read offline).  tqdm reads TQDM_DISABLE itself.
+    os.environ.setdefault("TQDM_DISABLE", "1")
     app.add_directive_to_domain("glue", "figure", CaptionedPasteFigure, override=True)
     app.add_transform(StripTitleNumber)
     app.connect("autodoc-process-docstring", _show_defaults)
