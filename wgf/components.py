@@ -49,7 +49,7 @@ import numpy as np
 from scipy import stats
 
 from ._checks import as_float_array, as_points, positive_int
-from .mixtures import GaussianMixture
+from .mixtures import as_mixture
 from .rng import as_generator
 
 __all__ = ["ComponentTest", "MixtureCells", "component_test", "contiguous_groups", "dataset_cells"]
@@ -134,8 +134,7 @@ class MixtureCells:
         self, mixture, groups=None, *, off_level: float = 1e-3, n_reference: int = 200_000,
         generator=None,
     ):  # fmt: skip
-        if not isinstance(mixture, GaussianMixture):
-            raise TypeError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}")
+        as_mixture(mixture)
         K, d = mixture.n_components, mixture.dim
         if groups is None:
             groups = np.arange(K)

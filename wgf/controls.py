@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import as_float_array, positive
-from .mixtures import GaussianMixture
+from .mixtures import GaussianMixture, as_mixture
 from .trajectory import Trajectory
 
 __all__ = [
@@ -34,12 +34,6 @@ __all__ = [
     "stopped_ou",
     "widened",
 ]
-
-
-def _mixture(mixture) -> GaussianMixture:
-    if not isinstance(mixture, GaussianMixture):
-        raise TypeError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}")
-    return mixture
 
 
 def _indices(idx, K: int, name: str) -> np.ndarray:
@@ -65,7 +59,7 @@ def widened(mixture, factor) -> GaussianMixture:
     -------
     GaussianMixture
     """
-    m = _mixture(mixture)
+    m = as_mixture(mixture)
     f = positive(factor, "factor")
     return GaussianMixture(m.weights, m.means, f * f * m.covs)
 
@@ -90,7 +84,7 @@ def reweighted(mixture, first, second, share: float = 0.6) -> GaussianMixture:
     -------
     GaussianMixture
     """
-    m = _mixture(mixture)
+    m = as_mixture(mixture)
     K = m.n_components
     a, b = _indices(first, K, "first"), _indices(second, K, "second")
     if np.intersect1d(a, b).size:
@@ -121,7 +115,7 @@ def dropped(mixture, components) -> GaussianMixture:
     -------
     GaussianMixture
     """
-    m = _mixture(mixture)
+    m = as_mixture(mixture)
     drop = _indices(components, m.n_components, "components")
     keep = np.setdiff1d(np.arange(m.n_components), drop)
     if keep.size == 0 or m.weights[keep].sum() <= 0:
@@ -151,7 +145,7 @@ def stopped_flow(mixture, t: float = 0.9) -> GaussianMixture:
     -------
     GaussianMixture
     """
-    m = _mixture(mixture)
+    m = as_mixture(mixture)
     t = positive(t, "t")
     if t > 1:
         raise ValueError(f"t must lie in (0, 1], got {t!r}")
@@ -178,7 +172,7 @@ def stopped_ou(mixture, betas, fraction: float = 0.9) -> GaussianMixture:
     -------
     GaussianMixture
     """
-    m = _mixture(mixture)
+    m = as_mixture(mixture)
     b = as_float_array(betas, "betas")
     if b.ndim != 1 or b.size == 0 or np.any((b <= 0) | (b >= 1)):
         raise ValueError("betas must be a non-empty 1-D array of values in (0, 1)")
@@ -245,7 +239,7 @@ def negative_controls(mixture, *, pair=(0, 1), drop=0, stop: float = 0.9) -> dic
         ``{"wide 1.5": ..., "wide 1.1": ..., "weights 0.6/0.4": ..., "mode dropped": ...,
         "stopped at 90%": ...}``, each a :class:`~wgf.mixtures.GaussianMixture` (draw with ``.sample``).
     """
-    m = _mixture(mixture)
+    m = as_mixture(mixture)
     return {
         "wide 1.5": widened(m, 1.5),
         "wide 1.1": widened(m, 1.1),

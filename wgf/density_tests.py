@@ -22,7 +22,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from ._checks import as_float_array, as_points, positive, positive_int
-from .mixtures import GaussianMixture
+from .mixtures import GaussianMixture, as_mixture
 from .rng import as_generator
 
 __all__ = [
@@ -35,11 +35,7 @@ __all__ = [
 
 
 def _mixture(mixture) -> GaussianMixture:
-    if not isinstance(mixture, GaussianMixture):
-        raise TypeError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}")
-    if mixture.dim != 2:
-        raise ValueError(f"mixture must be 2-D, got dimension {mixture.dim}")
-    return mixture
+    return as_mixture(mixture, dim=2)
 
 
 class GridDivergence(NamedTuple):

@@ -51,7 +51,7 @@ import torch
 
 from . import nets, sampling, schedules, train
 from ._checks import as_float_array, positive, positive_int, unit_interval
-from .mixtures import GaussianMixture
+from .mixtures import GaussianMixture, as_mixture
 from .trajectory import Trajectory
 
 __all__ = [
@@ -120,8 +120,7 @@ def mixture_score(mixture, betas):
     the OU clock of :func:`ou_clock`: exactly :math:`\rho_k` at :math:`s = k/T` (:math:`k = 0`,
     the data itself, allowed), the exact OU marginal in between.  Marginals are cached.
     """
-    if not isinstance(mixture, GaussianMixture):
-        raise TypeError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}")
+    as_mixture(mixture)
     betas = _betas(betas)
     T = betas.size
     times = np.concatenate([[0.0], schedules.ou_times(betas)])  # times[k] = t_k

@@ -45,7 +45,7 @@ from scipy.linalg import solve_continuous_lyapunov
 
 from ._checks import as_float_array, as_gaussian_pair, as_points, positive, positive_int
 from .metrics import icfm_velocity
-from .mixtures import GaussianMixture
+from .mixtures import GaussianMixture, as_mixture
 from .ot import gaussian_ot_map
 from .rng import as_generator
 
@@ -68,11 +68,7 @@ KINDS = ("vp", "ve", "icfm")
 
 
 def _mixture(mixture) -> GaussianMixture:
-    if not isinstance(mixture, GaussianMixture):
-        raise TypeError(
-            f"mixture must be a wgf.mixtures.GaussianMixture, got {type(mixture).__name__}"
-        )
-    return mixture
+    return as_mixture(mixture)
 
 
 def _times(times, name: str = "times", *, lo: float = 0.0, hi: float = np.inf) -> np.ndarray:

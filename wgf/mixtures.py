@@ -38,7 +38,7 @@ from ._checks import as_float_array, as_points, as_spd, as_weights, positive_int
 from ._checks import nonnegative as _nonnegative
 from .rng import as_generator
 
-__all__ = ["GaussianMixture"]
+__all__ = ["GaussianMixture", "as_mixture"]
 
 # Largest number of (point, component, coordinate) entries held at once by the vectorised
 # evaluations; larger inputs are processed in blocks of points.
@@ -384,3 +384,20 @@ class GaussianMixture:
         if sigma > 1e150:  # sigma**2 would overflow float64
             raise ValueError(f"sigma must be at most 1e150 (sigma**2 overflows), got {sigma!r}")
         return GaussianMixture(self.weights, self.means, self.covs + sigma**2 * np.eye(self.dim))
+
+
+def as_mixture(mixture, name: str = "mixture", *, dim: int | None = None) -> GaussianMixture:
+    """Check that ``mixture`` is a :class:`GaussianMixture` (of dimension ``dim`` if given).
+
+    Raises
+    ------
+    TypeError
+        if it is not a GaussianMixture (the message names ``name``).
+    ValueError
+        if ``dim`` is given and the mixture has another dimension.
+    """
+    if not isinstance(mixture, GaussianMixture):
+        raise TypeError(f"{name} must be a GaussianMixture, got {type(mixture).__name__}")
+    if dim is not None and mixture.dim != dim:
+        raise ValueError(f"{name} must be {dim}-D, got dimension {mixture.dim}")
+    return mixture

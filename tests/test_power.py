@@ -1,0 +1,69 @@
+"""wgf.power: the same tests for a model and its controls; the controls fail, the exact target passes."""
+
+import numpy as np
+import pytest
+
+from wgf import data, power, schedules
+from wgf.components import MixtureCells
+
+EIGHT = data.eight_gaussians()
+
+
+@pytest.fixture(scope="module")
+def cells():
+    return MixtureCells(EIGHT, n_reference=100_000, generator=0)
+
+
+def test_every_standard_control_fails_and_the_exact_target_passes(cells):
+    rng = np.random.default_rng(1)
+    samples = {"exact": EIGHT.sample(4000, rng), **power.control_samples(EIGHT, 4000, rng)}
+    v = power.judge(samples, cells)
+    assert list(v) == ["exact", "wide 1.5", "wide 1.1", "weights 0.6/0.4", "mode dropped",
+                       "stopped at 90%"]  # fmt: skip
+    assert v["exact"].p_value > 1e-3
+    for name in list(v)[1:]:
+        assert v[name].p_value < 1e-3, name
+    assert v["wide 1.5"].width == pytest.approx(1.5, rel=0.05)
+    assert np.isnan(v["exact"].ratio)
+
+
+def test_diffusion_stop_is_the_reversed_ou_law(cells):
+    betas = schedules.linear_betas(1000, 1e-4, 0.02)
+    x = power.control_samples(EIGHT, 20_000, 0, betas=betas)["stopped at 90%"]
+    # after 900 of 1000 reverse steps the chain is at diffusion step 100, whose law is the OU
+    # marginal at t_100 (e^{-2 t} = abar_100): second moment abar |m|^2 + abar s^2 + (1 - abar) d
+    abar = np.prod(1 - betas[:100])
+    m2_data = np.sum(
+        EIGHT.weights * (np.sum(EIGHT.means**2, 1) + np.trace(EIGHT.covs, axis1=1, axis2=2))
+    )
+    expected = abar * m2_data + (1 - abar) * 2
+    np.testing.assert_allclose(np.mean(np.sum(x**2, 1)), expected, rtol=0.02)
+    # a 5 % change of the second moment, which the component test resolves
+    assert power.judge({"stop": x}, cells)["stop"].p_value < 1e-3
+
+
+def test_w2_column_uses_one_floor_for_all(cells):
+    rng = np.random.default_rng(2)
+    samples = {"exact": EIGHT.sample(4000, rng), "wide": 1.5 * EIGHT.sample(4000, rng)}
+    v = power.judge(samples, cells, w2_sampler=EIGHT.sample, n_w2=1000, repeats=3, generator=3)
+    np.testing.assert_array_equal(v["exact"].w2.floor, v["wide"].w2.floor)
+    assert v["wide"].ratio > v["exact"].ratio
+    table = power.verdict_table(v, w2_threshold=1.25)
+    assert "W2/floor" in table and "reject" in table and len(table.splitlines()) == 4
+
+
+def test_bad_input_names_the_argument(cells):
+    with pytest.raises(TypeError, match="samples"):
+        power.judge([], cells)
+    with pytest.raises(TypeError, match="cells"):
+        power.judge({"a": np.zeros((10, 2))}, "cells")
+    with pytest.raises(ValueError, match="n_component"):
+        power.judge({"a": np.zeros((10, 2))}, cells)
+    with pytest.raises(TypeError, match="w2_sampler"):
+        power.judge({"a": np.zeros((4000, 2))}, cells, w2_sampler=3)
+    with pytest.raises(ValueError, match="stop"):
+        power.control_samples(EIGHT, 10, stop=1.0)
+    with pytest.raises(TypeError, match="mixture"):
+        power.control_samples("eight", 10)
+    with pytest.raises(TypeError, match="verdicts"):
+        power.verdict_table({})
