@@ -159,47 +159,6 @@ def test_solver_bad_input():
         fp.fokker_planck_matrix(G1, lambda x: np.nan * x[..., 0])
 
 
-# ------------------------------------------------------------------------------ Langevin
-
-
-def test_langevin_matches_the_exact_euler_maruyama_law():
-    n, dt, k = 200_000, 0.05, 20
-    m0, S0 = np.array([2.0, -1.0]), np.array([[0.5, 0.2], [0.2, 0.3]])
-    x0 = np.random.default_rng(0).multivariate_normal(m0, S0, size=n)
-    x = fp.langevin(x0, lambda y: y, dt, k, generator=1)
-    m, S = fp.ou_euler_maruyama(m0, S0, dt, k)
-    # Monte Carlo standard errors at n = 2e5 are ~2e-3; 1e-2 is five of them
-    np.testing.assert_allclose(x.mean(0), m, atol=1e-2)
-    np.testing.assert_allclose(np.cov(x.T), S, atol=1e-2)
-
-
-def test_langevin_reproducible_and_keeps_states():
-    x0 = np.zeros((5, 2))
-    a = fp.langevin(x0, lambda y: y, 0.1, 7, generator=3)
-    b = fp.langevin(x0, lambda y: y, 0.1, 7, generator=3)
-    np.testing.assert_array_equal(a, b)
-    traj = fp.langevin(x0, lambda y: y, 0.1, 7, generator=3, keep_every=3)
-    assert traj.shape == (4, 5, 2)  # steps 0, 3, 6, 7
-    np.testing.assert_array_equal(traj[-1], a)
-    assert fp.langevin(np.zeros(4), lambda y: y, 0.1, 2).shape == (4, 1)
-
-
-def test_langevin_bad_input():
-    x0 = np.zeros((3, 2))
-    with pytest.raises(ValueError, match="dt"):
-        fp.langevin(x0, lambda y: y, 0.0, 5)
-    with pytest.raises(ValueError, match="n_steps"):
-        fp.langevin(x0, lambda y: y, 0.1, 0)
-    with pytest.raises(TypeError, match="grad_V"):
-        fp.langevin(x0, None, 0.1, 5)
-    with pytest.raises(ValueError, match="grad_V"):
-        fp.langevin(x0, lambda y: y[:, :1], 0.1, 5)
-    with pytest.raises(ValueError, match="NaN"):
-        fp.langevin(np.full((3, 2), np.nan), lambda y: y, 0.1, 5)
-    with pytest.raises(TypeError, match="generator"):
-        fp.langevin(x0, lambda y: y, 0.1, 5, generator=1.5)
-
-
 # ------------------------------------------------------------------------------ exact OU
 
 
@@ -275,12 +234,6 @@ def test_kl_face_density_gives_the_solver_operator_exactly(grid):
     # at equilibrium the face formula meets its limit B(dV) rho_i (phi constant)
     faces_pi = fp.kl_face_density(pi, grid, tilted)
     assert all(np.all(np.isfinite(f)) for f in faces_pi)
-
-
-def test_langevin_rejects_a_diverged_final_state():
-    with pytest.raises(ValueError, match="diverged"):
-        # one step: grad_V is finite at the start, the update overflows to inf
-        fp.langevin(np.ones((4, 1)), lambda x: np.full_like(x, -1e308), 10.0, 1, generator=0)
 
 
 def test_ou_gaussian_names_t():

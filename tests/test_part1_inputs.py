@@ -81,7 +81,6 @@ CALLS = {
         lambda a: fp.solve_fokker_planck(a, G1, quad, [0.1], 0.05),
         RHO1,
     ),
-    "fokker_planck.langevin": (lambda a: fp.langevin(a, lambda x: x, 0.01, 3, generator=0), PTS),
     "fokker_planck.ou_gaussian": (lambda a: fp.ou_gaussian(a, np.eye(2), 0.5)[1], np.ones(2)),
     "fokker_planck.kl_face_density": (lambda a: fp.kl_face_density(a, G1, quad)[0], RHO1),
     "jko.gaussian_jko_step": (lambda a: jko.gaussian_jko_step(a, np.eye(2), 0.1)[1], np.ones(2)),

@@ -15,8 +15,10 @@ the Wasserstein gradient flow of :math:`\mathrm{KL}(\cdot\,\|\,\pi)`
    (:func:`fokker_planck_matrix`).  It conserves mass, keeps the Gibbs density
    :math:`\pi_i \propto e^{-V(x_i)}` as its exact discrete steady state and, with implicit
    Euler, preserves positivity for every time step.
-2. :func:`langevin`: Euler–Maruyama particles
-   :math:`X \leftarrow X - \nabla V(X)\,\Delta t + \sqrt{2\Delta t}\,\xi`.
+2. Euler–Maruyama particles
+   :math:`X \leftarrow X - \nabla V(X)\,\Delta t + \sqrt{2\Delta t}\,\xi` are
+   :func:`wgf.sampling.langevin` with the score :math:`-\nabla V` (the book's one Langevin
+   kernel); :func:`ou_euler_maruyama` gives their exact law for the OU process.
 3. :func:`ou_gaussian` and :meth:`wgf.mixtures.GaussianMixture.ou`: the exact solution for
    :math:`V = |x|^2/2` from Gaussian and Gaussian-mixture initial laws.
 """
@@ -27,15 +29,13 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
-from ._checks import as_float_array, as_points, as_spd, as_vector, positive, positive_int
+from ._checks import as_float_array, as_spd, as_vector, positive, positive_int
 from .functionals import Grid, as_density
-from .rng import as_generator
 
 __all__ = [
     "bernoulli",
     "fokker_planck_matrix",
     "kl_face_density",
-    "langevin",
     "ou_euler_maruyama",
     "ou_gaussian",
     "solve_fokker_planck",
@@ -171,63 +171,6 @@ def solve_fokker_planck(rho0, grid: Grid, V, times, dt, *, scheme: str = "implic
     return out.reshape(times.size, *grid.shape)
 
 
-def langevin(x0, grad_V, dt, n_steps, generator=None, *, keep_every: int | None = None):
-    r"""Overdamped Langevin particles by Euler–Maruyama.
-
-    .. math::
-
-        X_{k+1} = X_k - \nabla V(X_k)\,\Delta t + \sqrt{2\Delta t}\,\xi_k,
-        \qquad \xi_k \sim \mathcal N(0, I) \text{ i.i.d.}
-
-    The law of :math:`X_k` approximates the Fokker–Planck solution at :math:`t = k\Delta t`
-    with a bias of order :math:`\Delta t` (weak order one).
-
-    Parameters
-    ----------
-    x0 : array_like, shape (n, d)
-        initial particles (a 1-D array is read as n particles on the line).
-    grad_V : callable
-        ``grad_V(x)`` for ``x`` of shape (n, d), returning shape (n, d).
-    dt : float
-        time step > 0.
-    n_steps : int
-        number of steps (>= 1).
-    generator : None, int or numpy.random.Generator
-        randomness (see :func:`wgf.rng.as_generator`).
-    keep_every : int, optional
-        also return every ``keep_every``-th state.
-
-    Returns
-    -------
-    ndarray
-        the particles after ``n_steps`` steps, shape (n, d); with ``keep_every`` the states at
-        steps ``0, keep_every, 2 keep_every, ...`` (and the last), shape (K+1, n, d).
-    """
-    x = as_points(x0, "x0").copy()
-    if not callable(grad_V):
-        raise TypeError(f"grad_V must be callable, got {type(grad_V).__name__}")
-    dt = positive(dt, "dt")
-    n_steps = positive_int(n_steps, "n_steps")
-    if keep_every is not None:
-        keep_every = positive_int(keep_every, "keep_every")
-    rng = as_generator(generator)
-    noise = np.sqrt(2.0 * dt)
-    kept = [x.copy()]
-    for k in range(1, n_steps + 1):
-        g = np.asarray(grad_V(x), dtype=np.float64)
-        if g.shape != x.shape or not np.all(np.isfinite(g)):
-            raise ValueError(f"grad_V must return finite values of shape {x.shape}")
-        with np.errstate(over="ignore", invalid="ignore"):  # checked below
-            x = x - dt * g + noise * rng.standard_normal(x.shape)
-        if keep_every is not None and (k % keep_every == 0 or k == n_steps):
-            kept.append(x.copy())
-    if not np.all(np.isfinite(x)):  # an overflow in the last update (e.g. dt too large)
-        raise ValueError(
-            f"langevin diverged: the state after step {n_steps} is not finite (dt={dt:g} too large?)"
-        )
-    return x if keep_every is None else np.stack(kept)
-
-
 # ------------------------------------------------------------------------------ exact OU
 
 
@@ -256,7 +199,8 @@ def ou_gaussian(m0, S0, t):
 
 
 def ou_euler_maruyama(m0, S0, dt, n_steps):
-    r"""The exact law of the Euler–Maruyama chain of :func:`langevin` for :math:`V = |x|^2/2`.
+    r"""The exact law of the Euler–Maruyama chain (:func:`wgf.sampling.langevin` with score
+    :math:`-x`) for :math:`V = |x|^2/2`.
 
     Started from :math:`\mathcal N(m_0, S_0)`, the chain :math:`X_{k+1} = aX_k + \sqrt{2\Delta t}\,\xi_k`
     with :math:`a = 1 - \Delta t` stays Gaussian, with
