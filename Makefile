@@ -64,7 +64,7 @@ ACTIONLINT_NA := $(VENV)/.actionlint-unavailable
 # Markdown of a chapter is left as it is; lines short enough to read without scrolling).
 format: $(STAMP)
 	$(BIN)/ruff format .
-	for f in book/[0-9][0-9]_*.md book/appendix_power.md book/own_code.md; do \
+	for f in book/[0-9][0-9]_*.md book/appendix_power.md book/appendix_seeds.md book/own_code.md; do \
 	  $(BIN)/jupytext -q --pipe "$(CURDIR)/$(BIN)/ruff format --line-length 92 -" $$f; \
 	  sed -i '/^    jupytext_version: /d' $$f; done
 
