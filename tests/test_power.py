@@ -67,3 +67,26 @@ def test_bad_input_names_the_argument(cells):
         power.control_samples("eight", 10)
     with pytest.raises(TypeError, match="verdicts"):
         power.verdict_table({})
+
+
+def test_curve_test_finds_the_point_on_the_curve_and_rejects_another_curve():
+    from wgf import controls
+
+    laws = {t: EIGHT.ou(t) for t in (0.1, 0.3, 0.6, 1.0)}
+    on = EIGHT.ou(0.3).sample(4000, 5)
+    r = power.curve_test(on, laws, n_reference=50_000, generator=1)
+    assert r.t_best == 0.3 and r.p_max > 1e-3
+    assert r.p_values[[0, 2, 3]].max() < 1e-3  # the clock is resolved
+    # the straight-line (I-CFM) marginal half-way meets the OU curve at no time
+    off = controls.stopped_flow(EIGHT, 0.5).sample(4000, 6)
+    dense = {t: EIGHT.ou(t) for t in np.linspace(0.05, 2.0, 14)}
+    assert power.curve_test(off, dense, n_reference=50_000, generator=2).p_max < 1e-3
+
+
+def test_curve_test_bad_input():
+    with pytest.raises(TypeError, match="laws"):
+        power.curve_test(np.zeros((10, 2)), {})
+    with pytest.raises(TypeError, match="laws"):
+        power.curve_test(np.zeros((10, 2)), {0.5: "law"})
+    with pytest.raises(ValueError, match="3-D"):
+        power.curve_test(np.zeros((10, 3)), {0.5: EIGHT})

@@ -14,6 +14,12 @@ of named samplers, model, exact oracle and controls alike:
 :func:`control_samples` draws the standard controls of a mixture target (for a diffusion
 chapter, the stopped chain is the exact reversed Ornstein-Uhlenbeck law, otherwise the straight
 flow-matching path), and :func:`verdict_table` prints the verdicts one row per sampler.
+
+:func:`curve_test` asks whether a sample lies *anywhere* on an exact curve of laws
+:math:`(\rho_s)_s` (no clock is matched): the component test against every law of a grid of
+the curve, the largest p-value and where it is reached.  A marginal of a sampler that follows
+the curve passes at its own point; a marginal of another curve between the same ends fails at
+every point.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from .metrics import FloorComparison, w2_to_floor
 from .mixtures import as_mixture
 from .rng import as_generator
 
-__all__ = ["Verdict", "control_samples", "judge", "verdict_table"]
+__all__ = ["CurveTest", "Verdict", "control_samples", "curve_test", "judge", "verdict_table"]
 
 
 class Verdict(NamedTuple):
@@ -195,3 +201,57 @@ def verdict_table(verdicts: dict, *, alpha: float = 1e-3, w2_threshold=None) -> 
     if w2_col and w2_threshold is not None:
         lines.append(f"(* : W2/floor above {w2_threshold:g})")
     return "\n".join(lines)
+
+
+class CurveTest(NamedTuple):
+    """Result of :func:`curve_test`: the p-value at each point of the curve, the best one."""
+
+    times: np.ndarray
+    p_values: np.ndarray
+
+    @property
+    def p_max(self) -> float:
+        """The largest p-value over the curve's grid."""
+        return float(self.p_values.max())
+
+    @property
+    def t_best(self) -> float:
+        """The point of the grid where the p-value is largest."""
+        return float(self.times[int(np.argmax(self.p_values))])
+
+
+def curve_test(samples, laws: dict, *, groups=None, n_reference: int = 100_000,
+               generator=0) -> CurveTest:  # fmt: skip
+    """The component test of one sample against every law of a curve.
+
+    Parameters
+    ----------
+    samples : array of shape (n, d)
+    laws : dict
+        time -> GaussianMixture: the curve on a grid of times (e.g. ``mix.ou(t)``).
+    groups : array_like of int, optional
+        Cells of the components, as in :class:`wgf.components.MixtureCells` (the same for every
+        law of the curve).
+    n_reference : int
+        Size of each law's exact reference sample.
+    generator : None, int or numpy.random.Generator
+        Randomness of the reference samples.
+
+    Returns
+    -------
+    CurveTest
+        ``p_max`` small means: the sample lies on no point of the grid.  It is not
+        Bonferroni-corrected over the grid (a sample on the curve passes at least at its own
+        point, so the maximum errs towards passing).
+    """
+    x = as_points(samples, "samples")
+    if not isinstance(laws, dict) or not laws:
+        raise TypeError("laws must be a non-empty dict: time -> GaussianMixture")
+    rng = as_generator(generator)
+    times = np.array([float(t) for t in laws], dtype=float)
+    p = np.empty(times.size)
+    for i, law in enumerate(laws.values()):
+        law = as_mixture(law, f"laws[{times[i]:g}]", dim=x.shape[1])
+        cells = MixtureCells(law, groups, n_reference=n_reference, generator=rng)
+        p[i] = component_test(x, cells).p_value
+    return CurveTest(times, p)
