@@ -77,6 +77,8 @@ def test_curve_test_finds_the_point_on_the_curve_and_rejects_another_curve():
     r = power.curve_test(on, laws, n_reference=50_000, generator=1)
     assert r.t_best == 0.3 and r.p_max > 1e-3
     assert r.p_values[[0, 2, 3]].max() < 1e-3  # the clock is resolved
+    prebuilt = {0.3: MixtureCells(EIGHT.ou(0.3), n_reference=50_000, generator=3)}
+    assert power.curve_test(on, prebuilt).p_max > 1e-3
     # the straight-line (I-CFM) marginal half-way meets the OU curve at no time
     off = controls.stopped_flow(EIGHT, 0.5).sample(4000, 6)
     dense = {t: EIGHT.ou(t) for t in np.linspace(0.05, 2.0, 14)}

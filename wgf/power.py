@@ -228,7 +228,9 @@ def curve_test(samples, laws: dict, *, groups=None, n_reference: int = 100_000,
     ----------
     samples : array of shape (n, d)
     laws : dict
-        time -> GaussianMixture: the curve on a grid of times (e.g. ``mix.ou(t)``).
+        time -> GaussianMixture: the curve on a grid of times (e.g. ``mix.ou(t)``); a value
+        may also be a :class:`~wgf.components.MixtureCells` built before (to test several
+        samples against one curve without rebuilding its cells).
     groups : array_like of int, optional
         Cells of the components, as in :class:`wgf.components.MixtureCells` (the same for every
         law of the curve).
@@ -251,7 +253,10 @@ def curve_test(samples, laws: dict, *, groups=None, n_reference: int = 100_000,
     times = np.array([float(t) for t in laws], dtype=float)
     p = np.empty(times.size)
     for i, law in enumerate(laws.values()):
-        law = as_mixture(law, f"laws[{times[i]:g}]", dim=x.shape[1])
-        cells = MixtureCells(law, groups, n_reference=n_reference, generator=rng)
+        if isinstance(law, MixtureCells):
+            cells = law
+        else:
+            law = as_mixture(law, f"laws[{times[i]:g}]", dim=x.shape[1])
+            cells = MixtureCells(law, groups, n_reference=n_reference, generator=rng)
         p[i] = component_test(x, cells).p_value
     return CurveTest(times, p)
