@@ -92,3 +92,12 @@ def test_curve_test_bad_input():
         power.curve_test(np.zeros((10, 2)), {0.5: "law"})
     with pytest.raises(ValueError, match="3-D"):
         power.curve_test(np.zeros((10, 3)), {0.5: EIGHT})
+
+
+def test_moons_controls_fail_with_their_dataset_arguments():
+    from wgf.components import dataset_cells
+
+    moons = data.two_moons()
+    ctrl = power.control_samples(moons, 4000, 7, **power.CONTROL_ARGS["two_moons"])
+    v = power.judge(ctrl, dataset_cells("two_moons", n_reference=100_000))
+    assert max(r.p_value for r in v.values()) < 1e-3

@@ -35,7 +35,25 @@ from .metrics import FloorComparison, w2_to_floor
 from .mixtures import as_mixture
 from .rng import as_generator
 
-__all__ = ["CurveTest", "Verdict", "control_samples", "curve_test", "judge", "verdict_table"]
+__all__ = [
+    "CONTROL_ARGS",
+    "CurveTest",
+    "Verdict",
+    "control_samples",
+    "curve_test",
+    "judge",
+    "verdict_table",
+]
+
+
+#: Which components the weights and dropped-mode controls act on, per dataset of
+#: :mod:`wgf.data`: on the eight Gaussians modes 0 and 1 (weights 0.6/0.4) and mode 0; on the
+#: moons the two moons (components 0-19 and 20-39, weights 0.6/0.4) and one cell of the component
+#: test (components 8 and 9), since neighbouring components of a moon share a cell.
+CONTROL_ARGS = {
+    "eight_gaussians": {"pair": (0, 1), "drop": 0},
+    "two_moons": {"pair": (list(range(20)), list(range(20, 40))), "drop": [8, 9]},
+}
 
 
 class Verdict(NamedTuple):
@@ -81,7 +99,9 @@ def control_samples(
         exact DDPM/DDIM chain after ``stop`` of its steps (:func:`wgf.controls.stopped_ou`);
         without it, the straight flow-matching path at time ``stop``
         (:func:`wgf.controls.stopped_flow`).
-    pair, drop : see :func:`wgf.controls.negative_controls`.
+    pair, drop : see :func:`wgf.controls.negative_controls`; for the book's datasets use
+        ``**CONTROL_ARGS[name]`` (the defaults act on components 0 and 1, which on the moons
+        share a cell, so that weights control would pass).
     stop : float
         In (0, 1).
 
