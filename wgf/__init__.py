@@ -39,11 +39,12 @@ chapters of the book in ``book/``:
     the models' paths as curves in (P2, W2) (chapter 10): exact VP, VE and I-CFM curves of a
     mixture with their velocity fields and lengths, Gaussian (Bures) metric speeds; flow maps,
     transport costs against the optimal cost, W2 matrices between marginals and their MDS picture.
-``wgf.metrics``, ``wgf.components``, ``wgf.density_tests``, ``wgf.controls``
+``wgf.metrics``, ``wgf.components``, ``wgf.density_tests``, ``wgf.controls``, ``wgf.power``
     samples against the data: W2 as a robust ratio to the noise floor, paired comparisons with
     an exact oracle, a permutation two-sample test; per-component weights, means and
-    covariances of mixtures; TV/KL against the exact density on a grid; and the negative
-    controls (samplers with a known defect) that every test must reject.
+    covariances of mixtures; TV/KL against the exact density on a grid; the negative
+    controls (samplers with a known defect) that every test must reject; and a model, its
+    oracle and its controls judged by the same tests, or a sample against a whole exact curve.
 ``wgf.digits``
     beyond toys (chapter 11): the 8×8 handwritten digits as a target, an exact Gaussian-mixture
     surrogate of them, a digit classifier and the practitioner's metrics (class histogram,
