@@ -23,8 +23,9 @@ previous count afterwards.  The choice can be overridden, in this order of prece
 .. rubric:: Independent tasks: :func:`workers`
 
 Intra-op threads split *one* operation and meet at a barrier after each; independent tasks
-(the exact :math:`W_2` problems of a noise floor, :func:`wgf.ot.w2_many`; the models a chapter
-trains, :func:`wgf.zoo.get_many`) share nothing and meet once, at the end.  They use every core
+(the exact :math:`W_2` problems of a noise floor, :func:`wgf.ot.w2_many`; the chunks of a large
+batch a sampler evaluates, :class:`wgf.sampling.Field`; the models a chapter trains,
+:func:`wgf.zoo.get_many`) share nothing and meet once, at the end.  They use every core
 the process may run on: on an idle 2-core machine two of them run in the time of one, and
 beside a busy process they still get the share of the machine the scheduler gives them (no
 barrier waits for a descheduled partner).  :func:`workers` chooses their number: an explicit
