@@ -275,3 +275,13 @@ def test_clip_denoised_projects_the_clean_image():
         dg.clip_denoised(lambda y, s_: y, betas, 1.0, -1.0)
     with pytest.raises(TypeError, match="eps"):
         dg.clip_denoised(3, betas)
+
+
+def test_metrics_moved_to_digit_metrics_are_still_served_from_digits():
+    from wgf import digit_metrics
+
+    for name in digit_metrics.__all__:
+        assert getattr(dg, name) is getattr(digit_metrics, name)
+        assert name in dir(dg)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        dg.no_such_name  # noqa: B018

@@ -45,10 +45,10 @@ chapters of the book in ``book/``:
     covariances of mixtures; TV/KL against the exact density on a grid; the negative
     controls (samplers with a known defect) that every test must reject; and a model, its
     oracle and its controls judged by the same tests, or a sample against a whole exact curve.
-``wgf.digits``
-    beyond toys (chapter 11): the 8×8 handwritten digits as a target, an exact Gaussian-mixture
-    surrogate of them, a digit classifier and the practitioner's metrics (class histogram,
-    Fréchet distance, nearest-neighbour distances).
+``wgf.digits``, ``wgf.digit_metrics``
+    beyond toys (chapter 11): the 8×8 handwritten digits as a target and an exact
+    Gaussian-mixture surrogate of them; a digit classifier and the practitioner's metrics
+    (class histogram, Fréchet distance, nearest-neighbour distances).
 ``wgf.rates``
     observed convergence orders (power-law fits with standard errors).
 ``wgf.plot``
