@@ -4,9 +4,11 @@ The executable companion to Yao & Zhang (2026), *The Geometry Behind Diffusion a
 Matching*.  The package is a set of small, flat modules, one concept each, imported by the
 chapters of the book in ``book/``:
 
-``wgf.ot``
-    the quadratic Wasserstein distance: closed forms (1-D quantiles, Gaussians), exact and
-    entropic discrete optimal transport through POT, and the empirical noise floor.
+``wgf.ot``, ``wgf.gaussian_ot``
+    the quadratic Wasserstein distance: closed forms in 1-D (quantiles), exact and entropic
+    discrete optimal transport through POT, and the empirical noise floor; the Gaussian
+    (Bures-Wasserstein) closed forms, W2 and the affine optimal map, in their own module
+    (re-exported by ``wgf.ot``).
 ``wgf.geodesics``, ``wgf.benamou_brenier``
     geodesics of (P2, W2): McCann's displacement interpolation (closed forms and samples) and the
     Benamou-Brenier dynamic formulation, solved by proximal splitting.

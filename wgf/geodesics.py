@@ -30,6 +30,7 @@ import numpy as np
 from . import ot as wot
 from ._checks import as_float_array, as_gaussian_pair, as_points
 from .functionals import Grid, as_density
+from .gaussian_ot import gaussian_ot_map
 
 __all__ = [
     "DiscreteInterpolant",
@@ -58,7 +59,7 @@ def _as_time(t, name: str = "t") -> float:
 class GaussianInterpolant(NamedTuple):
     r"""The point :math:`\rho_t = \mathcal N(m_t, \Sigma_t)` of the Gaussian geodesic.
 
-    With :math:`A` the optimal map matrix (:func:`wgf.ot.gaussian_ot_map`) and
+    With :math:`A` the optimal map matrix (:func:`wgf.gaussian_ot.gaussian_ot_map`) and
     :math:`M_t = (1 - t) I + t A`,
 
     .. math::
@@ -109,7 +110,8 @@ class GaussianInterpolant(NamedTuple):
 def mccann_gaussian(m0, S0, m1, S1, t) -> GaussianInterpolant:
     r"""McCann's interpolation between :math:`\mathcal N(m_0,\Sigma_0)` and :math:`\mathcal N(m_1,\Sigma_1)`.
 
-    The optimal map is :math:`T(x) = m_1 + A(x - m_0)` (:func:`wgf.ot.gaussian_ot_map`), so
+    The optimal map is :math:`T(x) = m_1 + A(x - m_0)`
+    (:func:`wgf.gaussian_ot.gaussian_ot_map`), so
     :math:`(1-t)\,\mathrm{id} + tT` is affine and :math:`\rho_t` is the Gaussian
 
     .. math::
@@ -131,7 +133,7 @@ def mccann_gaussian(m0, S0, m1, S1, t) -> GaussianInterpolant:
         mean, covariance and the (affine) velocity field at time ``t``.
     """
     t = _as_time(t)
-    A, _ = wot.gaussian_ot_map(m0, S0, m1, S1)
+    A, _ = gaussian_ot_map(m0, S0, m1, S1)
     m0, S0, m1, S1 = as_gaussian_pair(m0, S0, m1, S1)
     d = m0.shape[0]
     M = (1.0 - t) * np.eye(d) + t * A
