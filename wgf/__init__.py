@@ -12,9 +12,11 @@ chapters of the book in ``book/``:
 ``wgf.geodesics``, ``wgf.benamou_brenier``
     geodesics of (P2, W2): McCann's displacement interpolation (closed forms and samples) and the
     Benamou-Brenier dynamic formulation, solved by proximal splitting.
-``wgf.functionals``, ``wgf.fokker_planck``
-    Otto calculus on grids (energies, first variations, Wasserstein gradients, dissipation) and
-    three solvers of the Fokker-Planck equation (finite volumes, Langevin particles, exact OU).
+``wgf.grid``, ``wgf.functionals``, ``wgf.fokker_planck``
+    the one grid type of the package (uniform, cell-centred, 1-D or 2-D: integrals, Gaussian
+    densities, cell masses), shared by every grid computation; Otto calculus on it (energies,
+    first variations, Wasserstein gradients, dissipation) and three solvers of the
+    Fokker-Planck equation (finite volumes, Langevin particles, exact OU).
 ``wgf.jko``, ``wgf.entropic_jko``
     the JKO scheme: exact Gaussian steps and a 1-D Lagrangian scheme; the entropic scheme on grids.
 ``wgf.mixtures``, ``wgf.data``, ``wgf.schedules``

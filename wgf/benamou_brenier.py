@@ -23,7 +23,11 @@ output.
 
 **Discretisation.** The domain is the periodic unit cube :math:`[0, 1)^d` (:math:`d = 1, 2`)
 with :math:`N` cells per axis, cell centres :math:`x_i = (i + \frac12)/N`, and :math:`P` time
-steps.  The *staggered* variables live on cell faces: :math:`\rho` at the times
+steps.  The cells are those of the package's one grid type, :func:`periodic_grid`
+(a :class:`wgf.grid.Grid` of :math:`[0, 1]^d`: its cell centres, spacing :math:`h = 1/N` and cell
+volume :math:`N^{-d}`); what this module adds to it is the *convention* that the last cell of
+an axis is the neighbour of the first (periodic differences and averages, FFTs in space) and
+the staggering in space and time, in private operators built on that grid.  The *staggered* variables live on cell faces: :math:`\rho` at the times
 :math:`t_k = k/P` (:math:`k = 0..P`, the two ends fixed to the data) and cell centres; the
 component :math:`m_a` at the times :math:`t_{k+1/2}` and on the faces
 :math:`x + \frac{1}{2N}e_a` normal to axis :math:`a`.  Centred variables
@@ -51,14 +55,45 @@ from scipy import fft as sfft
 from scipy.linalg import solve_banded
 
 from ._checks import as_float_array, positive, positive_int
+from .grid import Grid
 
-__all__ = ["BBResult", "cell_averages", "cell_centres", "kinetic_action", "solve"]
+__all__ = [
+    "BBResult",
+    "cell_averages",
+    "cell_centres",
+    "kinetic_action",
+    "periodic_grid",
+    "solve",
+]
+
+
+def periodic_grid(n: int, d: int = 1) -> Grid:
+    r"""The solver's grid: :math:`n` cells per axis on the unit cube :math:`[0, 1]^d`.
+
+    A plain :class:`wgf.grid.Grid` (cell centres :math:`(i + \frac12)/n`, spacing :math:`1/n`,
+    cell volume :math:`n^{-d}`); the solver reads it as periodic.  Densities for :func:`solve`
+    are arrays on it that integrate to one, e.g. ``periodic_grid(n, 2).gaussian(m, S)`` for
+    the grid values of a Gaussian, normalised.
+
+    Parameters
+    ----------
+    n : int
+        cells per axis (at least 3).
+    d : int
+        dimension, 1 or 2.
+    """
+    d = positive_int(d, "d")
+    if d > 2:
+        raise ValueError(f"d must be 1 or 2, got {d}")
+    return Grid(((0.0, 1.0),) * d, n)
 
 
 def cell_centres(n: int) -> np.ndarray:
-    r"""The cell centres :math:`x_i = (i + \frac12)/n`, :math:`i = 0..n-1`, of the periodic grid."""
-    n = positive_int(n, "n", minimum=2)
-    return (np.arange(n) + 0.5) / n
+    r"""The cell centres :math:`x_i = (i + \frac12)/n`, :math:`i = 0..n-1`, of the periodic grid.
+
+    The first axis of :func:`periodic_grid` (``n`` at least 3).
+    """
+    return periodic_grid(n).axes[0]
 
 
 def cell_averages(cdf, n: int) -> np.ndarray:
@@ -156,13 +191,21 @@ class BBResult:
 # --------------------------------------------------------------------------------------------
 
 
-class _Grid:
-    def __init__(self, rho0: np.ndarray, rho1: np.ndarray, n_times: int):
-        self.shape = rho0.shape
-        self.d = rho0.ndim
-        self.n = rho0.shape[0]
+class _PeriodicStaggered:
+    """The solver's space-time operators on a :func:`periodic_grid`, read as periodic.
+
+    Space: the cells of ``grid`` (spacing ``h``), with periodic neighbours (``np.roll``,
+    FFTs).  Time: ``n_times`` steps of ``dt = 1 / n_times``; densities at the integer times,
+    momenta at the half times on the faces ``x + h/2 e_a`` (see the module docstring).
+    """
+
+    def __init__(self, grid: Grid, rho0: np.ndarray, rho1: np.ndarray, n_times: int):
+        self.grid = grid
+        self.shape = grid.shape
+        self.d = grid.d
+        self.n = grid.n[0]
         self.p = n_times
-        self.h = 1.0 / self.n
+        self.h = grid.h[0]
         self.dt = 1.0 / self.p
         self.rho0, self.rho1 = rho0, rho1
         # eigenvalues of D D^T: Neumann Laplacian in time (DCT-II), periodic in space (FFT)
@@ -363,8 +406,8 @@ def solve(
     Parameters
     ----------
     rho0, rho1 : array_like, shape (N,) or (N, N)
-        cell averages of the two densities on the same periodic grid (cell centres
-        :func:`cell_centres`), non-negative, with mean 1 (i.e. :math:`\sum\rho\,h^d = 1`, to
+        cell averages of the two densities on the same periodic grid
+        (:func:`periodic_grid`), non-negative, with mean 1 (i.e. :math:`\sum\rho\,h^d = 1`, to
         1e-8).
     n_times : int, optional
         number :math:`P \ge 2` of time steps (default: :math:`N`).
@@ -395,7 +438,7 @@ def solve(
     max_iter = positive_int(max_iter, "max_iter")
     min_iter = positive_int(min_iter, "min_iter")
     tol = positive(tol, "tol")
-    grid = _Grid(rho0, rho1, p)
+    grid = _PeriodicStaggered(periodic_grid(rho0.shape[0], rho0.ndim), rho0, rho1, p)
 
     # start: linear interpolation of the densities, zero momentum
     s = (np.arange(1, p) / p).reshape((-1,) + (1,) * grid.d)
@@ -452,7 +495,7 @@ def solve(
         rho=grid.full_f(f),
         momentum=m,
         times=np.arange(p + 1) / p,
-        action=float(ratio.sum() * grid.dt * grid.h**grid.d),
+        action=float(ratio.sum() * grid.dt * grid.grid.cell_volume),
         path_action=_path_action(grid.full_f(f), m, min(tol, 0.5)),
         residuals=np.asarray(residuals),
         changes=np.asarray(changes),

@@ -34,26 +34,26 @@ from scipy.spatial.distance import cdist
 
 from ._checks import as_float_array, as_points, as_weights, positive, positive_int
 
-# The Gaussian closed forms live in wgf.gaussian_ot; re-exported here, where they used to be.
-from .gaussian_ot import AffineMap, ellipse, gaussian_ot_map, random_spd, sqrtm_spd, w2_gaussian
+# The Gaussian closed forms live in wgf.gaussian_ot; re-exported here, where they used to be
+# (not in __all__: the API reference documents each function once, in its own module).
+from .gaussian_ot import AffineMap as AffineMap
+from .gaussian_ot import ellipse as ellipse
+from .gaussian_ot import gaussian_ot_map as gaussian_ot_map
+from .gaussian_ot import random_spd as random_spd
+from .gaussian_ot import sqrtm_spd as sqrtm_spd
+from .gaussian_ot import w2_gaussian as w2_gaussian
 from .rng import as_generator
 
 __all__ = [
-    "AffineMap",
-    "ellipse",
     "entropic_plan",
-    "gaussian_ot_map",
     "noise_floor",
     "noise_floor_samples",
     "ot_plan",
-    "random_spd",
     "sinkhorn_underflow_ratio",
-    "sqrtm_spd",
     "w2",
     "w2_1d",
     "w2_1d_histograms",
     "w2_1d_quantiles",
-    "w2_gaussian",
     "w2_sinkhorn",
 ]
 
