@@ -48,20 +48,24 @@ class Grid:
 
     Attributes
     ----------
-    d : int
-        the dimension.
-    n, shape : tuple of int
-        cells per axis (the same tuple; ``shape`` is the shape of arrays on the grid).
-    lower, upper : numpy.ndarray
-        the box, shape ``(d,)``.
-    h : tuple of float
-        the cell widths :math:`h_k`.
-    cell_volume : float
-        :math:`|\text{cell}| = \prod_k h_k`.
-    axes : tuple of numpy.ndarray
-        the cell centres along each axis.
-    points : numpy.ndarray
-        all cell centres, shape ``(*shape, d)``.
+    d
+        the dimension (an int).
+    n
+        the number of cells per axis, a tuple of ints.
+    shape
+        the shape of arrays on the grid (the same tuple as ``n``).
+    lower
+        the lower corner of the box, an array of shape ``(d,)``.
+    upper
+        the upper corner of the box, an array of shape ``(d,)``.
+    h
+        the cell widths :math:`h_k`, a tuple of floats.
+    cell_volume
+        :math:`|\text{cell}| = \prod_k h_k` (a float).
+    axes
+        the cell centres along each axis, a tuple of arrays.
+    points
+        all cell centres, an array of shape ``(*shape, d)``.
     """
 
     def __init__(self, bounds, n):
