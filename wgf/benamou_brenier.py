@@ -23,15 +23,15 @@ output.
 
 **Discretisation.** The domain is the periodic unit cube :math:`[0, 1)^d` (:math:`d = 1, 2`)
 with :math:`N` cells per axis, cell centres :math:`x_i = (i + \frac12)/N`, and :math:`P` time
-steps.  The cells are those of the package's one grid type, :func:`periodic_grid`
-(a :class:`wgf.grid.Grid` of :math:`[0, 1]^d`: its cell centres, spacing :math:`h = 1/N` and cell
+steps.  The cells are those of the package's one grid type, :func:`periodic_grid` (a
+:class:`wgf.grid.Grid` of :math:`[0, 1]^d`: its cell centres, spacing :math:`h = 1/N` and cell
 volume :math:`N^{-d}`); what this module adds to it is the *convention* that the last cell of
 an axis is the neighbour of the first (periodic differences and averages, FFTs in space) and
-the staggering in space and time, in private operators built on that grid.  The *staggered* variables live on cell faces: :math:`\rho` at the times
-:math:`t_k = k/P` (:math:`k = 0..P`, the two ends fixed to the data) and cell centres; the
-component :math:`m_a` at the times :math:`t_{k+1/2}` and on the faces
-:math:`x + \frac{1}{2N}e_a` normal to axis :math:`a`.  Centred variables
-:math:`(\bar\rho, \bar m)` are their averages at the space–time cell centres, where the cost
+the staggering in space and time, in private operators built on that grid.  The *staggered*
+variables live on cell faces: :math:`\rho` at the times :math:`t_k = k/P` (:math:`k = 0..P`,
+the two ends fixed to the data) and cell centres; the component :math:`m_a` at the times
+:math:`t_{k+1/2}` and on the faces :math:`x + \frac{1}{2N}e_a` normal to axis :math:`a`.
+Centred variables :math:`(\bar\rho, \bar m)` are their averages at the space–time cell centres, where the cost
 is evaluated, and the discrete continuity equation holds exactly for the staggered ones.
 Densities are cell averages, normalised so that :math:`\sum_i \rho_i N^{-d} = 1`.
 
@@ -438,12 +438,12 @@ def solve(
     max_iter = positive_int(max_iter, "max_iter")
     min_iter = positive_int(min_iter, "min_iter")
     tol = positive(tol, "tol")
-    grid = _PeriodicStaggered(periodic_grid(rho0.shape[0], rho0.ndim), rho0, rho1, p)
+    ops = _PeriodicStaggered(periodic_grid(rho0.shape[0], rho0.ndim), rho0, rho1, p)
 
     # start: linear interpolation of the densities, zero momentum
-    s = (np.arange(1, p) / p).reshape((-1,) + (1,) * grid.d)
+    s = (np.arange(1, p) / p).reshape((-1,) + (1,) * ops.d)
     f = (1.0 - s) * rho0 + s * rho1
-    m = np.zeros((grid.d, p, *rho0.shape))
+    m = np.zeros((ops.d, p, *rho0.shape))
     if init is not None:
         if not isinstance(init, tuple) or len(init) != 2:
             raise TypeError("init must be a tuple (rho, momentum)")
@@ -455,24 +455,24 @@ def solve(
                 f"got {r_init.shape} and {m_init.shape}"
             )
         f, m = r_init[1:-1].copy(), m_init.copy()
-    fc, mc = grid.interp(f, m)
+    fc, mc = ops.interp(f, m)
     w = [f, m, fc, mc, f]
     residuals, changes, fixed = [], [], []
     z_prev = None
     converged = False
     for _ in range(max_iter):
         z = [
-            *grid.project_continuity(w[0], w[1]),
+            *ops.project_continuity(w[0], w[1]),
             *_prox_cost(w[2], w[3], gamma),
             np.maximum(w[4], 0.0),
         ]
         refl = [2.0 * zi - wi for zi, wi in zip(z, w, strict=True)]
-        z2 = grid.project_graph(*refl)
+        z2 = ops.project_graph(*refl)
         step = [alpha * (z2i - zi) for z2i, zi in zip(z2, z, strict=True)]
         norm_w = np.sqrt(sum(np.sum(wi**2) for wi in w))
         fixed.append(np.sqrt(sum(np.sum(si**2) for si in step)) / norm_w)
         w = [wi + si for wi, si in zip(w, step, strict=True)]
-        ic = grid.interp(z[0], z[1])
+        ic = ops.interp(z[0], z[1])
         norm_v = np.sqrt(np.sum(z[2] ** 2) + np.sum(z[3] ** 2))
         residuals.append(
             np.sqrt(np.sum((z[2] - ic[0]) ** 2) + np.sum((z[3] - ic[1]) ** 2)) / norm_v
@@ -487,16 +487,16 @@ def solve(
         if len(residuals) >= min_iter and residuals[-1] < tol and changes[-1] < tol:
             converged = True
             break
-    f, m = grid.project_continuity(w[0], w[1])
+    f, m = ops.project_continuity(w[0], w[1])
     fc, mc = _prox_cost(w[2], w[3], gamma)
     m2 = np.sum(mc**2, axis=0)
     ratio = np.where(fc > 0, m2 / np.where(fc > 0, fc, 1.0), 0.0)
     return BBResult(
-        rho=grid.full_f(f),
+        rho=ops.full_f(f),
         momentum=m,
         times=np.arange(p + 1) / p,
-        action=float(ratio.sum() * grid.dt * grid.grid.cell_volume),
-        path_action=_path_action(grid.full_f(f), m, min(tol, 0.5)),
+        action=float(ratio.sum() * ops.dt * ops.grid.cell_volume),
+        path_action=_path_action(ops.full_f(f), m, min(tol, 0.5)),
         residuals=np.asarray(residuals),
         changes=np.asarray(changes),
         n_iter=len(residuals),

@@ -193,7 +193,7 @@ class Grid:
         return f / mass
 
     def gaussian(self, mean, cov) -> np.ndarray:
-        r"""The density of :math:`\mathcal N(m, \Sigma)` at the cell centres, normalised on the grid.
+        r"""The density of :math:`\mathcal N(m, \Sigma)` at the cell centres, normalised here.
 
         The values are :math:`\varphi(x_i) / \sum_j \varphi(x_j)\,|\text{cell}|`, with
         :math:`\varphi` the Gaussian density (:meth:`wgf.mixtures.GaussianMixture.prob`): a
@@ -217,7 +217,7 @@ class Grid:
         return self.normalise(GaussianMixture([1.0], [m], [S]).prob, "the Gaussian density")
 
     def masses(self, f, name: str = "f") -> np.ndarray:
-        r"""The cell masses :math:`p_i = f(x_i) / \sum_j f(x_j)` of a non-negative array or callable.
+        r"""The cell masses :math:`p_i = f(x_i) / \sum_j f(x_j)` of a non-negative array/callable.
 
         The probability vector (shape ``grid.shape``, summing to one) of the discrete measure
         :math:`\sum_i p_i\,\delta_{x_i}` on the cell centres; for a density :math:`\rho` on the
