@@ -31,8 +31,9 @@ the staggering in space and time, in private operators built on that grid.  The 
 variables live on cell faces: :math:`\rho` at the times :math:`t_k = k/P` (:math:`k = 0..P`,
 the two ends fixed to the data) and cell centres; the component :math:`m_a` at the times
 :math:`t_{k+1/2}` and on the faces :math:`x + \frac{1}{2N}e_a` normal to axis :math:`a`.
-Centred variables :math:`(\bar\rho, \bar m)` are their averages at the space–time cell centres, where the cost
-is evaluated, and the discrete continuity equation holds exactly for the staggered ones.
+Centred variables :math:`(\bar\rho, \bar m)` are their averages at the space–time cell
+centres, where the cost is evaluated, and the discrete continuity equation holds exactly for
+the staggered ones.
 Densities are cell averages, normalised so that :math:`\sum_i \rho_i N^{-d} = 1`.
 
 **Algorithm.** Douglas–Rachford splitting of :math:`G_1 + G_2` with
