@@ -31,7 +31,7 @@ help:
 	@echo "make lab          JupyterLab on book/ (chapters open as notebooks, kernel 'wgf')"
 	@echo "make notebooks    execute chapters as notebooks into _build/notebooks/ (CHAPTERS=08)"
 	@echo "make figures      execute chapters afresh; writes figures/<chapter>-<name>.{png,pdf} (CHAPTERS=08)"
-	@echo "make bench        training throughput idle vs contended, and chapter times vs budgets"
+	@echo "make bench        training throughput idle vs contended, parallel speed-ups, chapter times vs budgets"
 	@echo "make lock         re-record the exact tested versions in constraints.txt"
 	@echo "make clean        remove _build/ and figures/ (keeps .venv/ and the model cache)"
 

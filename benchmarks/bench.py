@@ -7,11 +7,16 @@ and stopped by this script) under the same policy, and with that competitor unde
 default thread count, the configuration the policy replaces.  The ratio contended / idle is
 the figure of merit (target: ≥ 0.8).
 
-(b) The execution time of every chapter in the last book build (``_build/timings.json``,
+(b) Independent tasks side by side (:func:`wgf.threads.workers`): a batch of exact W2 problems
+(:func:`wgf.ot.w2_many`) and two trainings (:func:`wgf.zoo.get_many`), each timed with one
+worker and with the usable cores, idle and beside the competitor; the figure of merit is the
+speed-up (at most the number of cores).
+
+(c) The execution time of every chapter in the last book build (``_build/timings.json``,
 written by ``book/_ext/budgets.py``) against its budget.
 
 Budgets are performance goals, reported here; the strict build does not fail on them.
-Usage: ``python benchmarks/bench.py [--repeats 3] [--no-train] [--no-chapters]``.
+Usage: ``python benchmarks/bench.py [--repeats 3] [--no-train] [--no-parallel] [--no-chapters]``.
 """
 
 from __future__ import annotations
@@ -97,6 +102,62 @@ def bench_training(repeats: int) -> list[dict]:
     return rows
 
 
+def _timed(func, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        func()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def bench_parallel(repeats: int) -> list[dict]:
+    from wgf import data, threads, zoo
+    from wgf import ot as wot
+
+    k = threads.workers()
+    mix = data.eight_gaussians()
+    pairs = [(mix.sample(2000, 2 * i), mix.sample(2000, 2 * i + 1)) for i in range(8)]
+    requests = [("ot_cfm", "eight_gaussians", s, {"steps": 600}) for s in (0, 1)]
+
+    def train(workers):
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["WGF_CACHE_DIR"] = tmp
+            zoo.clear_memory()
+            zoo.get_many(requests, workers=workers, progress=False)
+
+    tasks = {
+        "exact W2, 8 pairs of 2000 points": lambda w: wot.w2_many(pairs, workers=w),
+        "training, 2 OT-CFM models (600 steps)": train,
+    }
+    rows = []
+    for label, task in tasks.items():
+        task(1)  # warm-up
+        row = {"task": label, "workers": k}
+        for load in ("idle", "contended"):
+            with _Competitor() if load == "contended" else _Nothing():
+                one = _timed(lambda task=task: task(1), repeats)
+                many = _timed(lambda task=task: task(k), repeats)
+            row[load] = {"one_worker_s": one, "workers_s": many, "speedup": one / many}
+        rows.append(row)
+        print(
+            f"  {label:40s} idle {row['idle']['one_worker_s']:6.1f} s -> "
+            f"{row['idle']['workers_s']:6.1f} s ({row['idle']['speedup']:4.2f}x); beside a busy "
+            f"process {row['contended']['one_worker_s']:6.1f} s -> "
+            f"{row['contended']['workers_s']:6.1f} s ({row['contended']['speedup']:4.2f}x)",
+            flush=True,
+        )
+    return rows
+
+
+class _Nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
 def chapter_table() -> list[dict]:
     path = ROOT / "_build" / "timings.json"
     if not path.exists():
@@ -113,6 +174,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-train", action="store_true")
+    parser.add_argument("--no-parallel", action="store_true")
     parser.add_argument("--no-chapters", action="store_true")
     args = parser.parse_args(argv)
     out = {"cores": os.cpu_count()}
@@ -121,11 +183,16 @@ def main(argv=None) -> int:
         out["training"] = bench_training(args.repeats)
         worst = min(r["ratio"] for r in out["training"])
         print(f"  worst contended/idle ratio under the policy: {worst:.2f} (target >= 0.80)")
+    if not args.no_parallel:
+        from wgf import threads
+
+        print(f"(b) independent tasks, one worker vs {threads.workers()} (best of {args.repeats})")
+        out["parallel"] = bench_parallel(args.repeats)
     if not args.no_chapters:
         rows = chapter_table()
         out["chapters"] = rows
         if rows:
-            print("(b) chapter execution times of the last build")
+            print("(c) chapter execution times of the last build")
             print(f"  {'chapter':34s} {'time (s)':>9s} {'budget (s)':>11s} {'share':>6s}")
             for r in rows:
                 share = r["runtime_s"] / r["budget_s"]

@@ -253,3 +253,51 @@ def test_huge_and_special_inputs_are_handled():
     torch = pytest.importorskip("torch")
     with pytest.raises(TypeError, match="requires grad"):
         wot.w2(torch.zeros(3, 2, requires_grad=True), x[:3])
+
+
+# --------------------------------------------------------------- many problems side by side
+
+
+def test_w2_many_equals_the_loop_bit_for_bit():
+    rng = np.random.default_rng(7)
+    pairs = [
+        (rng.normal(size=(n, 2)), rng.normal(size=(m, 2)) + 1)
+        for n, m in [(30, 30), (40, 25), (1, 5), (50, 50), (20, 20)]
+    ]
+    loop = np.array([wot.w2(x, y) for x, y in pairs])
+    for workers in (1, 2, 3):
+        assert np.array_equal(wot.w2_many(pairs, workers=workers), loop)
+    assert wot.w2_many([]).shape == (0,)
+
+
+def test_noise_floor_samples_same_values_however_solved():
+    from wgf import data, threads
+
+    mix = data.eight_gaussians()
+    threads.configure_workers(1)
+    try:
+        serial = wot.noise_floor_samples(mix.sample, 200, 4, generator=3)
+    finally:
+        threads.configure_workers(None)
+    threads.configure_workers(2)
+    try:
+        parallel = wot.noise_floor_samples(mix.sample, 200, 4, generator=3)
+    finally:
+        threads.configure_workers(None)
+    assert np.array_equal(serial, parallel)
+    # and they are W2 between fresh draws in the order x, y, x, y, ...
+    g = np.random.default_rng(3)
+    first = wot.w2(mix.sample(200, g), mix.sample(200, g))
+    assert serial[0] == first
+
+
+def test_w2_many_bad_input():
+    x = np.zeros((3, 2))
+    with pytest.raises(TypeError, match="pairs"):
+        wot.w2_many(5)
+    with pytest.raises(ValueError, match="pairs"):
+        wot.w2_many([(x,)])
+    with pytest.raises(ValueError, match="workers"):
+        wot.w2_many([(x, x)], workers=0)
+    with pytest.raises(ValueError):
+        wot.w2_many([(x, np.zeros((3, 3)))], workers=2)  # dimensions differ: raised from w2

@@ -221,3 +221,36 @@ def test_langevin_reproducible_records_evenly_and_rejects_divergence():
     with pytest.raises(ValueError, match="NaN/Inf at step 1"), np.errstate(over="ignore"):
         # one step: the drift is finite at the start, the update overflows to inf
         langevin(lambda x: np.full_like(x, 1e308), np.ones((4, 1)), 10.0, 1, generator=0)
+
+
+def test_field_evaluates_large_batches_in_chunks_with_the_same_result_on_any_thread_count():
+    import torch
+
+    from wgf import nets, threads
+
+    n = 3 * Field.CHUNK + 17
+    x = np.random.default_rng(0).normal(size=(n, 2))
+    t = np.full(n, 0.3)  # a per-point argument is split with x; a scalar is passed whole
+    seen = []
+
+    def fn(y, s, c):
+        seen.append(len(y))
+        return y * np.asarray(s).reshape(-1, 1) + c
+
+    f = Field(fn, "velocity")
+    assert np.array_equal(f(x, t, 2.0), x * 0.3 + 2.0)
+    assert f.calls == 1 and sorted(seen) == sorted([Field.CHUNK] * 3 + [17])
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 64), torch.nn.SiLU(), torch.nn.Linear(64, 2))
+    pred = nets.numpy_predictor(lambda y, s: net(torch.cat([y, s.reshape(-1, 1)], 1)))
+    out = {}
+    for k in (1, 2):
+        threads.configure_workers(k)
+        try:
+            out[k] = Field(pred)(x, t)
+        finally:
+            threads.configure_workers(None)
+    assert np.array_equal(out[1], out[2])
+    np.testing.assert_allclose(out[1], pred(x, t), rtol=1e-6, atol=1e-6)  # float32 round-off
+    with pytest.raises(ValueError, match="rows"):
+        Field(lambda y: y[:-1] if len(y) == Field.CHUNK else y)(x)

@@ -91,3 +91,33 @@ def test_bad_env_and_module(monkeypatch):
     monkeypatch.delenv(threads.ENV_VAR)
     with pytest.raises(TypeError, match="module"):
         threads.choose(object())
+
+
+# ---------------------------------------------------------------- workers (independent tasks)
+
+
+def test_workers_overrides_in_order(monkeypatch):
+    monkeypatch.delenv(threads.WORKERS_ENV_VAR, raising=False)
+    threads.configure_workers(None)
+    try:
+        assert threads.workers() == threads._usable_cores() >= 1
+        monkeypatch.setenv(threads.WORKERS_ENV_VAR, "3")
+        assert threads.workers() == 3
+        threads.configure_workers(5)
+        assert threads.workers() == 5
+        assert threads.workers(2) == 2
+        threads.configure_workers(None)
+        assert threads.workers() == 3
+    finally:
+        threads.configure_workers(None)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_workers_bad_counts_rejected(bad, monkeypatch):
+    with pytest.raises(ValueError, match="workers"):
+        threads.workers(bad)
+    with pytest.raises(ValueError, match="count"):
+        threads.configure_workers(bad)
+    monkeypatch.setenv(threads.WORKERS_ENV_VAR, "none")
+    with pytest.raises(ValueError, match=threads.WORKERS_ENV_VAR):
+        threads.workers()

@@ -422,3 +422,55 @@ def test_registry_and_cache_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert zoo.cache_dir() == tmp_path / "wgf" / "zoo"
     assert len(zoo.source_digest(Toy)) == 64
+
+
+# --- several models side by side ---------------------------------------------------------------
+
+
+def test_get_many_trains_the_missing_models_in_worker_processes(toy, monkeypatch):
+    requests = [("toy", "gaussian"), ("toy", "gaussian", 1), ("student", "gaussian", 0, {})]
+    models = zoo.get_many(requests, workers=2, progress=False)
+    assert Toy.fits == 0  # every training ran in a worker process; this one only loaded
+    assert [m.trained for m in models] == [False, False, False]
+    assert [m.cache_key for m in models] == [zoo.key(*r[:2], *r[2:3], **(r[3] if len(r) > 3 else {})) for r in requests]  # fmt: skip
+    # the same weights, to the bit, as a training in this process
+    clean = _clean_bias(toy, monkeypatch)
+    torch.testing.assert_close(models[0].module.bias, clean, rtol=0, atol=0)
+    # the teacher of the student came from the cache as well (trained in an earlier round)
+    assert zoo.cache_path("toy", "gaussian").exists()
+
+
+def test_get_many_with_one_worker_is_get(toy):
+    models = zoo.get_many([("toy", "gaussian"), {"name": "toy", "target": "gaussian", "seed": 2}],
+                          workers=1, progress=False)  # fmt: skip
+    assert Toy.fits == 2 and all(m.trained for m in models)
+    again = zoo.get_many([("toy", "gaussian")], workers=2, progress=False)
+    assert Toy.fits == 2 and not again[0].trained
+
+
+def test_get_many_real_models_match_a_training_here(tmp_path, monkeypatch):
+    monkeypatch.setenv("WGF_CACHE_DIR", str(tmp_path / "a"))
+    zoo.clear_memory()
+    requests = [("ot_cfm", "two_moons", 0, {"steps": 20}), ("ddpm", "two_moons", 0, {"steps": 20})]
+    side = zoo.get_many(requests, workers=2, progress=False)
+    assert not any(m.trained for m in side)
+    monkeypatch.setenv("WGF_CACHE_DIR", str(tmp_path / "b"))
+    zoo.clear_memory()
+    here = [zoo.get(n, t, s, progress=False, **o) for n, t, s, o in requests]
+    assert all(m.trained for m in here)
+    for a, b in zip(side, here, strict=True):
+        assert a.cache_path.read_bytes() == b.cache_path.read_bytes()
+    zoo.clear_memory()
+
+
+def test_get_many_bad_requests(toy):
+    with pytest.raises(TypeError, match="requests"):
+        zoo.get_many(["toy"], progress=False)
+    with pytest.raises(ValueError, match="'name' and 'target'"):
+        zoo.get_many([{"name": "toy"}], progress=False)
+    with pytest.raises(TypeError, match="overrides"):
+        zoo.get_many([("toy", "gaussian", 0, 3)], progress=False)
+    with pytest.raises(ValueError, match="name must be one of"):
+        zoo.get_many([("gan", "gaussian")], progress=False)
+    with pytest.raises(ValueError, match="workers"):
+        zoo.get_many([("toy", "gaussian")], workers=0, progress=False)

@@ -28,7 +28,7 @@ import numpy as np
 
 from ._checks import as_float_array, as_points, positive, positive_int
 from .metrics import paired_displacement
-from .ot import w2
+from .ot import w2, w2_many
 
 __all__ = [
     "classical_mds",
@@ -198,11 +198,10 @@ def pairwise_w2(clouds) -> np.ndarray:
         if p.shape[1] != d:
             raise ValueError(f"clouds[{i}] has dimension {p.shape[1]}, expected {d}")
     m = len(pts)
+    iu = np.triu_indices(m, k=1)
     D = np.zeros((m, m))
-    for i in range(m):
-        for j in range(i + 1, m):
-            D[i, j] = D[j, i] = w2(pts[i], pts[j])
-    return D
+    D[iu] = w2_many([(pts[i], pts[j]) for i, j in zip(*iu, strict=True)])
+    return D + D.T
 
 
 def nearest_distances(D) -> np.ndarray:

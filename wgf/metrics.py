@@ -51,7 +51,7 @@ from scipy.special import softmax
 
 from ._checks import as_points, positive_int
 from .mixtures import GaussianMixture
-from .ot import noise_floor_samples, w2
+from .ot import noise_floor_samples, w2_many
 from .rng import as_generator
 
 __all__ = [
@@ -136,12 +136,13 @@ def w2_to_floor(
     floor = np.asarray(floor, dtype=float)
     if floor.ndim != 1 or floor.size == 0 or not np.all(np.isfinite(floor)) or np.any(floor <= 0):
         raise ValueError("floor must be a non-empty 1-D array of positive W2 values")
-    values = np.empty(repeats)
+    pairs = []
     for i in range(repeats):
         y = as_points(sampler(n, rng), "sampler output", dim=x.shape[1])
         if y.shape[0] != n:
             raise ValueError(f"sampler(n, generator) must return n={n} points, got {y.shape[0]}")
-        values[i] = w2(x[i * n : (i + 1) * n], y)
+        pairs.append((x[i * n : (i + 1) * n], y))
+    values = w2_many(pairs)
     return FloorComparison(float(np.median(values) / np.median(floor)), values, floor)
 
 

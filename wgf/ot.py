@@ -54,6 +54,7 @@ __all__ = [
     "w2_1d",
     "w2_1d_histograms",
     "w2_1d_quantiles",
+    "w2_many",
     "w2_sinkhorn",
 ]
 
@@ -329,6 +330,51 @@ def w2(x, y, a=None, b=None) -> float:
     return float(c * np.sqrt(max(_emd(a, b, _cost(x / c, y / c), plan=False), 0.0)))
 
 
+def w2_many(pairs, *, workers=None) -> np.ndarray:
+    r"""Exact :math:`W_2` of many independent pairs of point clouds, computed side by side.
+
+    Each pair is solved by :func:`w2` (uniform weights); the network simplex runs without the
+    interpreter lock, so the problems run on :func:`wgf.threads.workers` threads at once.  On
+    an idle 2-core machine a batch takes about half the time of a loop over :func:`w2`; the
+    values are the same to the last bit (each problem is solved exactly as alone).
+
+    Parameters
+    ----------
+    pairs : iterable of (x, y)
+        Point clouds of shapes (n, d) and (m, d).
+    workers : int, optional
+        Threads to use (default :func:`wgf.threads.workers`: the usable cores).
+
+    Returns
+    -------
+    ndarray, shape (len(pairs),)
+        :math:`W_2` of each pair (not squared), in order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wgf.ot import w2_many
+    >>> x = np.zeros((3, 2))
+    >>> w2_many([(x, x + 1.0), (x, x)]).round(6).tolist()
+    [1.414214, 0.0]
+    """
+    from . import threads  # imported here: it imports torch, which ``wgf.ot`` does not need
+
+    try:
+        pairs = [tuple(p) for p in pairs]
+    except TypeError:
+        raise TypeError("pairs must be an iterable of (x, y) pairs of point clouds") from None
+    if any(len(p) != 2 for p in pairs):
+        raise ValueError("pairs must hold (x, y) pairs: each item needs exactly two clouds")
+    k = min(threads.workers(workers), max(len(pairs), 1))
+    if k <= 1:
+        return np.array([w2(x, y) for x, y in pairs], dtype=float)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=k) as pool:
+        return np.array(list(pool.map(lambda p: w2(*p), pairs)), dtype=float)
+
+
 def entropic_plan(
     x,
     y,
@@ -468,14 +514,14 @@ def noise_floor_samples(sampler, n: int = 2000, repeats: int = 5, generator=None
     n = positive_int(n, "n", minimum=2)
     repeats = positive_int(repeats, "repeats")
     rng = as_generator(generator)
-    values = np.empty(repeats)
-    for r in range(repeats):
-        x = as_points(sampler(n, rng), "sampler output")
+    pairs = []
+    for _ in range(repeats):  # draw in the order x, y, x, y, ... (the values do not depend on
+        x = as_points(sampler(n, rng), "sampler output")  # how the problems are then solved)
         y = as_points(sampler(n, rng), "sampler output", dim=x.shape[1])
         if x.shape[0] != n or y.shape[0] != n:
             raise ValueError(f"sampler(n, generator) must return n={n} points, got {x.shape[0]}")
-        values[r] = w2(x, y)
-    return values
+        pairs.append((x, y))
+    return w2_many(pairs)
 
 
 def noise_floor(sampler, n: int = 2000, repeats: int = 5, generator=None) -> float:

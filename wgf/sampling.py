@@ -136,8 +136,37 @@ class Field:
         self.fn, self.name, self.model = fn, name, model
         self.calls = 0
 
+    #: Batches of at least ``2 * CHUNK`` points are evaluated in chunks of ``CHUNK`` rows, on
+    #: :func:`wgf.threads.workers` threads at once (torch and numpy release the interpreter lock
+    #: inside their kernels).  The chunks do not depend on the number of threads, so the result
+    #: is the same on any machine.
+    CHUNK = 4096
+
+    def _evaluate(self, x, args) -> np.ndarray:
+        n = np.shape(x)[0] if np.ndim(x) else 0
+        if n < 2 * self.CHUNK:
+            return np.asarray(self.fn(x, *args), dtype=np.float64)
+        bounds = [(i, min(i + self.CHUNK, n)) for i in range(0, n, self.CHUNK)]
+
+        def per_point(a, lo, hi):  # a per-point argument (e.g. an array of n times) is split
+            return a[lo:hi] if np.ndim(a) and np.shape(a)[0] == n else a
+
+        def chunk(b):
+            lo, hi = b
+            part = self.fn(x[lo:hi], *(per_point(a, lo, hi) for a in args))
+            return np.asarray(part, dtype=np.float64)
+
+        k = min(threads.workers(), len(bounds))
+        if k <= 1:
+            parts = [chunk(b) for b in bounds]
+        else:
+            parts = list(_pool(k).map(chunk, bounds))
+        if any(p.shape[0] != hi - lo for p, (lo, hi) in zip(parts, bounds, strict=True)):
+            raise ValueError(f"{self.model}: {self.name} returned a wrong number of rows")
+        return np.concatenate(parts, axis=0)
+
     def __call__(self, x, *args) -> np.ndarray:
-        out = np.asarray(self.fn(x, *args), dtype=np.float64)
+        out = self._evaluate(x, args)
         self.calls += 1
         if out.shape != np.shape(x):
             raise ValueError(
@@ -147,6 +176,18 @@ class Field:
             at = f" at {', '.join(f'{a:.4g}' for a in map(_scalar, args))}" if args else ""
             raise ValueError(f"{self.model}: {self.name} returned NaN/Inf{at}")
         return out
+
+
+_POOLS: dict = {}
+
+
+def _pool(k: int):
+    """A thread pool of ``k`` workers, created once per size and kept for the process."""
+    if k not in _POOLS:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOLS[k] = ThreadPoolExecutor(max_workers=k, thread_name_prefix="wgf-field")
+    return _POOLS[k]
 
 
 def unit_time(t, name: str = "t") -> float:

@@ -19,6 +19,18 @@ previous count afterwards.  The choice can be overridden, in this order of prece
 4. a call of ``torch.set_num_threads(k)`` made after ``wgf`` was imported: a thread count that
    differs from the one torch had when this module was imported is taken as the user's choice
    and left alone.
+
+.. rubric:: Independent tasks: :func:`workers`
+
+Intra-op threads split *one* operation and meet at a barrier after each; independent tasks
+(the exact :math:`W_2` problems of a noise floor, :func:`wgf.ot.w2_many`; the chunks of a large
+batch a sampler evaluates, :class:`wgf.sampling.Field`; the models a chapter trains,
+:func:`wgf.zoo.get_many`) share nothing and meet once, at the end.  They use every core
+the process may run on: on an idle 2-core machine two of them run in the time of one, and
+beside a busy process they still get the share of the machine the scheduler gives them (no
+barrier waits for a descheduled partner).  :func:`workers` chooses their number: an explicit
+argument, else :func:`configure_workers`, else ``WGF_NUM_WORKERS``, else the number of cores
+this process may use.
 """
 
 from __future__ import annotations
@@ -30,15 +42,28 @@ from contextlib import contextmanager
 
 import torch
 
-__all__ = ["ENV_VAR", "MAX_PARAMS", "applied", "choose", "configure", "policy"]
+__all__ = [
+    "ENV_VAR",
+    "MAX_PARAMS",
+    "WORKERS_ENV_VAR",
+    "applied",
+    "choose",
+    "configure",
+    "configure_workers",
+    "policy",
+    "workers",
+]
 
 #: Modules with at most this many parameters train and sample on one intra-op thread.
 MAX_PARAMS = 2_000_000
 #: Environment variable that fixes the thread count of :func:`policy`.
 ENV_VAR = "WGF_NUM_THREADS"
+#: Environment variable that fixes the number of :func:`workers` for independent tasks.
+WORKERS_ENV_VAR = "WGF_NUM_WORKERS"
 
 _BASELINE = torch.get_num_threads()  # torch's count when wgf was imported
 _configured: int | None = None
+_configured_workers: int | None = None
 _active = 0  # nesting depth of policy(): inside it the count is ours, not the user's
 
 
@@ -54,8 +79,14 @@ def configure(threads: int | None) -> None:
     _configured = None if threads is None else _positive_int(threads, "threads")
 
 
-def _from_env() -> int | None:
-    raw = os.environ.get(ENV_VAR, "").strip()
+def configure_workers(count: int | None) -> None:
+    """Fix the number of :func:`workers` (``None``: back to the number of usable cores)."""
+    global _configured_workers
+    _configured_workers = None if count is None else _positive_int(count, "count")
+
+
+def _from_env(var: str = ENV_VAR) -> int | None:
+    raw = os.environ.get(var, "").strip()
     if not raw:
         return None
     try:
@@ -63,8 +94,40 @@ def _from_env() -> int | None:
     except ValueError:
         value = 0
     if value < 1:
-        raise ValueError(f"{ENV_VAR} must be a positive integer, got {raw!r}")
+        raise ValueError(f"{var} must be a positive integer, got {raw!r}")
     return value
+
+
+def _usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def workers(count: int | None = None) -> int:
+    """How many independent tasks to run at once (threads for exact OT, processes for training).
+
+    Parameters
+    ----------
+    count : int or None
+        Explicit number; overrides :func:`configure_workers`, ``WGF_NUM_WORKERS`` and the
+        number of usable cores, in that order.
+
+    Examples
+    --------
+    >>> from wgf import threads
+    >>> threads.workers(3)
+    3
+    """
+    if count is not None:
+        return _positive_int(count, "workers")
+    if _configured_workers is not None:
+        return _configured_workers
+    env = _from_env(WORKERS_ENV_VAR)
+    if env is not None:
+        return env
+    return _usable_cores()
 
 
 def _n_params(module) -> int:

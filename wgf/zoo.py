@@ -94,6 +94,7 @@ __all__ = [
     "cache_path",
     "clear_memory",
     "get",
+    "get_many",
     "key",
     "names",
     "register",
@@ -508,3 +509,175 @@ def get(
         ``cache_path`` and ``cache_key``.
     """
     return get_entry(_entry(name, target, seed, overrides), progress, retrain)
+
+
+# --------------------------------------------------------------------------------------------
+# several models at once: the missing ones trained side by side
+# --------------------------------------------------------------------------------------------
+
+
+def _spec_string(target) -> str | None:
+    """``module:attribute`` of a registered class, or None where a fresh process cannot import it."""
+    if isinstance(target, str):
+        return target
+    module, qualname = getattr(target, "__module__", ""), getattr(target, "__qualname__", "")
+    if not module or module == "__main__" or "<" in qualname:
+        return None
+    return f"{module}:{qualname}"
+
+
+def _request(item) -> _Entry:
+    if isinstance(item, dict):
+        item = dict(item)
+        try:
+            name, target = item.pop("name"), item.pop("target")
+        except KeyError:
+            raise ValueError("a request dict needs the keys 'name' and 'target'") from None
+        return _entry(name, target, item.pop("seed", 0), item)
+    if isinstance(item, (tuple, list)) and 2 <= len(item) <= 4:
+        name, target, *rest = item
+        seed = rest[0] if rest else 0
+        overrides = rest[1] if len(rest) > 1 else {}
+        if not isinstance(overrides, dict):
+            raise TypeError(f"a request's overrides must be a dict, got {type(overrides).__name__}")
+        return _entry(name, target, seed, overrides)
+    raise TypeError(
+        "requests must hold (name, target[, seed[, overrides]]) tuples or dicts with 'name' "
+        f"and 'target', got {item!r}"
+    )
+
+
+def _train_in_worker(job: dict) -> str:
+    """Run in a fresh process: train one entry into the parent's cache folder."""
+    os.environ["WGF_CACHE_DIR"] = job["cache"]
+    for reg_name, (target, trains_as) in job["registry"].items():
+        if reg_name not in _REGISTRY or _spec_string(_REGISTRY[reg_name].target) != target:
+            register(reg_name, target, trains_as)
+    entry = _entry(job["name"], job["dist"], job["seed"], job["overrides"], job["target_name"])
+    if entry.key != job["key"]:
+        raise RuntimeError(
+            f"the worker computed another key for {job['name']!r} (its wgf source differs)"
+        )
+    _obtain(entry, progress=False, retrain=False)
+    return entry.key
+
+
+def _job(entry: _Entry) -> dict | None:
+    registry = {}
+    for e in (entry, *_all_deps(entry)):
+        for reg_name in {e.name, e.spec.trains_as}:
+            spec = _REGISTRY.get(reg_name)
+            if spec is None:
+                continue
+            target = _spec_string(spec.target)
+            if target is None:
+                return None  # a class only this process knows: trained here, serially
+            registry[reg_name] = (target, spec.trains_as)
+    return {
+        "name": entry.name,
+        "dist": entry.dist,
+        "target_name": entry.target_name,
+        "seed": entry.seed,
+        "overrides": dict(entry.config),
+        "key": entry.key,
+        "cache": str(cache_dir()),
+        "registry": registry,
+    }
+
+
+def _all_deps(entry: _Entry) -> list[_Entry]:
+    out = []
+    for dep in entry.deps.values():
+        out += [*_all_deps(dep), dep]
+    return out
+
+
+def _missing_waves(entries) -> list[list[_Entry]]:
+    """Entries (and dependencies) with no file on disk, by depth: dependencies first."""
+    depth: dict[str, tuple[int, _Entry]] = {}
+
+    def visit(e: _Entry) -> int:
+        level = 1 + max((visit(d) for d in e.deps.values()), default=-1)
+        if not e.path.exists() and (e.key not in _MEMORY):
+            if e.key not in depth or depth[e.key][0] < level:
+                depth[e.key] = (level, e)
+        return level
+
+    for e in entries:
+        visit(e)
+    waves: dict[int, list[_Entry]] = {}
+    for level, e in depth.values():
+        waves.setdefault(level, []).append(e)
+    return [waves[k] for k in sorted(waves)]
+
+
+def get_many(requests, *, workers: int | None = None, progress: bool = True) -> list:
+    """Several trained models; those not yet cached are trained side by side, one per process.
+
+    Each model trains on one intra-op thread (:mod:`wgf.threads`), so a chapter that needs
+    several untrained models leaves cores idle if it trains them one after the other.  This
+    trains the missing entries in ``workers`` fresh processes at once (dependencies, such as
+    rectified flow's teacher, in an earlier round), writes them to the cache exactly as
+    :func:`get` would (the same key, the same bytes: training is deterministic given its seed),
+    and then returns ``[get(...) for each request]``.
+
+    Parameters
+    ----------
+    requests : iterable
+        ``(name, target)``, ``(name, target, seed)``, ``(name, target, seed, overrides)``
+        tuples, or dicts ``{"name": ..., "target": ..., "seed": ..., **overrides}``.
+    workers : int, optional
+        Processes (default :func:`wgf.threads.workers`: the usable cores).  With one, or one
+        missing model, everything runs in this process, as :func:`get`.
+    progress : bool
+        Show progress.
+
+    Returns
+    -------
+    list
+        The models, in the order of ``requests`` (each a fresh object, as from :func:`get`).
+
+    Notes
+    -----
+    A model class registered from a notebook or script (``__main__``) cannot be imported by a
+    fresh process; its entries train here, one after the other.  If a worker fails, the entry
+    is trained here afterwards, where its error (if any) is raised.
+    """
+    from . import threads
+
+    entries = [_request(item) for item in requests]
+    k = threads.workers(workers)
+    waves = _missing_waves(entries)
+    if k > 1 and sum(len(w) for w in waves) > 1:
+        _train_side_by_side(waves, k, progress)
+    return [get_entry(e, progress) for e in entries]
+
+
+def _train_side_by_side(waves, k: int, progress: bool) -> None:
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm.auto import tqdm
+
+    total = sum(len(w) for w in waves)
+    bar = tqdm(total=total, desc=f"zoo: training {total} models on {k} processes", leave=False,
+               disable=False if progress else True)  # fmt: skip
+    try:
+        with ProcessPoolExecutor(max_workers=k, mp_context=mp.get_context("spawn")) as pool:
+            for wave in waves:
+                jobs = [(e, _job(e)) for e in wave]
+                futures = {pool.submit(_train_in_worker, job): e for e, job in jobs if job}
+                for fut, e in futures.items():
+                    try:
+                        fut.result()
+                    except Exception as err:  # retrained here, where its error surfaces
+                        warnings.warn(
+                            f"zoo: training {e.name!r} in a worker failed ({err!r}); training "
+                            "it in this process",
+                            stacklevel=3,
+                        )
+                    bar.update()
+    except (OSError, RuntimeError) as err:  # no processes on this platform: train serially
+        warnings.warn(f"zoo: cannot train in parallel ({err}); training serially", stacklevel=3)
+    finally:
+        bar.close()
