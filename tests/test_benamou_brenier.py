@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wgf import benamou_brenier as bb
+from wgf.grid import Grid
 
 EXACT_COSINE = 1.0 / (32.0 * np.pi**2)  # W2^2 between 1 + cos(2 pi (x - 1/2)) / 2 and 1
 
@@ -162,10 +163,18 @@ def test_vacuum_gaussian_case_path_action():
     assert abs(res.action / exact - 1) < 3e-3 and abs(res.path_action / exact - 1) < 3e-3
 
 
-def test_cell_centres():
-    np.testing.assert_allclose(bb.cell_centres(4), [0.125, 0.375, 0.625, 0.875])
-    with pytest.raises(ValueError, match="n must be >= 2"):
-        bb.cell_centres(1)
+def test_cell_centres_and_periodic_grid():
+    np.testing.assert_allclose(bb.cell_centres(4), [0.125, 0.375, 0.625, 0.875], rtol=1e-15)
+    with pytest.raises(ValueError, match="n must be >= 3"):
+        bb.cell_centres(2)
+    g = bb.periodic_grid(8, 2)
+    assert g == Grid(((0.0, 1.0), (0.0, 1.0)), 8) and g.cell_volume == 1 / 64
+    np.testing.assert_array_equal(g.axes[1], bb.cell_centres(8))
+    # a Gaussian well inside the cube, normalised on the grid: mean one, as solve() requires
+    r = bb.periodic_grid(32, 2).gaussian([0.45, 0.5], [[0.004, 0.001], [0.001, 0.003]])
+    assert r.mean() == pytest.approx(1.0, abs=1e-14)
+    with pytest.raises(ValueError, match="d must be 1 or 2"):
+        bb.periodic_grid(8, 3)
 
 
 def test_bad_input():

@@ -7,6 +7,7 @@ from scipy import optimize
 from wgf import entropic_jko as ejko
 from wgf import functionals as fn
 from wgf import jko
+from wgf.grid import Grid
 
 
 def test_entropic_gaussian_step_matches_direct_minimisation():
@@ -122,3 +123,20 @@ def test_entropic_inputs_are_checked():
         ejko.entropic_jko_step(p, grid, 0.1, 0.05, p, max_iter=0)
     with pytest.raises(ValueError, match="tol"):
         ejko.entropic_jko_step(p, grid, 0.1, 0.05, p, tol=-1.0)
+
+
+def test_a_grid_object_and_its_nodes_give_the_same_step():
+    g = Grid.from_nodes(GRID)
+    target, p = g.masses(g.gaussian(0.0, 1.0)), g.masses(g.gaussian(1.0, 0.5))
+    # the masses of the normalised Gaussian density are the normalised node values
+    np.testing.assert_allclose(p, grid_gauss(1.0, 0.5), rtol=1e-12)
+    new_g = ejko.entropic_jko_step(p, g, 0.1, 0.04, target)
+    new_x = ejko.entropic_jko_step(p, g.axes[0], 0.1, 0.04, target)
+    np.testing.assert_array_equal(new_g, new_x)
+    P = ejko.entropic_jko_chain(p, g, 0.1, 0.04, target, 2)
+    np.testing.assert_array_equal(P[1], new_g)
+    # grid_kl of cell masses is the midpoint KL of the densities (wgf.functionals.kl)
+    rho, pi = g.gaussian(1.0, 0.5), g.gaussian(0.0, 1.0)
+    assert ejko.grid_kl(g.masses(rho), g.masses(pi)) == pytest.approx(fn.kl(rho, pi, g), rel=1e-12)
+    with pytest.raises(ValueError, match="grid must be one-dimensional"):
+        ejko.entropic_jko_step(p, Grid(((0, 1), (0, 1)), 4), 0.1, 0.04, target)

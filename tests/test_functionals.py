@@ -26,51 +26,7 @@ M1, S1 = np.array([0.7]), np.array([[0.6]])
 M2, S2 = np.array([0.5, 1.0]), np.array([[0.8, 0.3], [0.3, 1.4]])
 
 
-# ------------------------------------------------------------------------------ the grid
-
-
-def test_grid_geometry():
-    g = fn.Grid(((0, 1), (0, 2)), (4, 5))
-    assert g.shape == (4, 5) and g.d == 2
-    assert g.h == pytest.approx((0.25, 0.4))
-    np.testing.assert_allclose(g.axes[0], [0.125, 0.375, 0.625, 0.875])
-    assert g.points.shape == (4, 5, 2)
-    assert g.integrate(np.ones(g.shape)) == pytest.approx(2.0)
-    assert g == fn.Grid(((0, 1), (0, 2)), (4, 5)) and g != fn.Grid(((0, 1), (0, 2)), 5)
-    assert "Grid" in repr(g)
-    assert fn.Grid((0, 1), 3).shape == (3,)
-
-
-def test_grid_gradient_and_divergence_exact_on_quadratics():
-    # second-order differences (also at the edges) are exact on quadratic polynomials
-    f = G2.points[..., 0] ** 2 + 3 * G2.points[..., 0] * G2.points[..., 1] - G2.points[..., 1]
-    g = G2.gradient(f)
-    np.testing.assert_allclose(g[0], 2 * G2.points[..., 0] + 3 * G2.points[..., 1], atol=1e-9)
-    np.testing.assert_allclose(g[1], 3 * G2.points[..., 0] - 1, atol=1e-9)
-    np.testing.assert_allclose(G2.divergence(g), 2.0, atol=1e-8)
-
-
-def test_grid_bad_input():
-    with pytest.raises(ValueError, match="bounds"):
-        fn.Grid((1.0, 0.0), 10)
-    with pytest.raises(ValueError, match="bounds"):
-        fn.Grid(((0, 1), (0, 1), (0, 1)), 4)
-    with pytest.raises(ValueError, match="n must"):
-        fn.Grid((0, 1), 2)
-    with pytest.raises(ValueError, match="n must"):
-        fn.Grid(((0, 1), (0, 1)), (4, 4, 4))
-    with pytest.raises(TypeError, match="bounds"):
-        fn.Grid("ab", 4)
-    with pytest.raises(TypeError, match="n must"):
-        fn.Grid((0, 1), 4.0)
-    with pytest.raises(ValueError, match="mismatched"):
-        G1.integrate(np.ones(10))
-    with pytest.raises(ValueError, match="F must"):
-        G2.divergence(np.ones(G2.shape))
-    with pytest.raises(ValueError, match="non-negative"):
-        G1.normalise(-np.ones(G1.shape))
-    with pytest.raises(ValueError, match="positive mass"):
-        G1.normalise(np.zeros(G1.shape))
+# ------------------------------------------------------------------------------ densities
 
 
 def test_as_density_rejects_bad_densities():

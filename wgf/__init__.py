@@ -4,15 +4,19 @@ The executable companion to Yao & Zhang (2026), *The Geometry Behind Diffusion a
 Matching*.  The package is a set of small, flat modules, one concept each, imported by the
 chapters of the book in ``book/``:
 
-``wgf.ot``
-    the quadratic Wasserstein distance: closed forms (1-D quantiles, Gaussians), exact and
-    entropic discrete optimal transport through POT, and the empirical noise floor.
+``wgf.ot``, ``wgf.gaussian_ot``
+    the quadratic Wasserstein distance: closed forms in 1-D (quantiles), exact and entropic
+    discrete optimal transport through POT, and the empirical noise floor; the Gaussian
+    (Bures-Wasserstein) closed forms, W2 and the affine optimal map, in their own module
+    (re-exported by ``wgf.ot``).
 ``wgf.geodesics``, ``wgf.benamou_brenier``
     geodesics of (P2, W2): McCann's displacement interpolation (closed forms and samples) and the
     Benamou-Brenier dynamic formulation, solved by proximal splitting.
-``wgf.functionals``, ``wgf.fokker_planck``
-    Otto calculus on grids (energies, first variations, Wasserstein gradients, dissipation) and
-    three solvers of the Fokker-Planck equation (finite volumes, Langevin particles, exact OU).
+``wgf.grid``, ``wgf.functionals``, ``wgf.fokker_planck``
+    the one grid type of the package (uniform, cell-centred, 1-D or 2-D: integrals, Gaussian
+    densities, cell masses), shared by every grid computation; Otto calculus on it (energies,
+    first variations, Wasserstein gradients, dissipation) and three solvers of the
+    Fokker-Planck equation (finite volumes, Langevin particles, exact OU).
 ``wgf.jko``, ``wgf.entropic_jko``
     the JKO scheme: exact Gaussian steps and a 1-D Lagrangian scheme; the entropic scheme on grids.
 ``wgf.mixtures``, ``wgf.data``, ``wgf.schedules``

@@ -23,7 +23,12 @@ output.
 
 **Discretisation.** The domain is the periodic unit cube :math:`[0, 1)^d` (:math:`d = 1, 2`)
 with :math:`N` cells per axis, cell centres :math:`x_i = (i + \frac12)/N`, and :math:`P` time
-steps.  The *staggered* variables live on cell faces: :math:`\rho` at the times
+steps.  The cells are those of the package's one grid type, :func:`periodic_grid` (a
+:class:`wgf.grid.Grid` of :math:`[0, 1]^d`: its cell centres, spacing :math:`h = 1/N` and cell
+volume :math:`N^{-d}`); what this solver adds to it is the *convention* that the last cell of
+an axis is the neighbour of the first (periodic differences and averages, FFTs in space) and
+the staggering in space and time, in private operators built on that grid (in
+``wgf._staggered``).  The *staggered* variables live on cell faces: :math:`\rho` at the times
 :math:`t_k = k/P` (:math:`k = 0..P`, the two ends fixed to the data) and cell centres; the
 component :math:`m_a` at the times :math:`t_{k+1/2}` and on the faces
 :math:`x + \frac{1}{2N}e_a` normal to axis :math:`a`.  Centred variables
@@ -47,18 +52,49 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import fft as sfft
-from scipy.linalg import solve_banded
 
 from ._checks import as_float_array, positive, positive_int
+from ._staggered import PeriodicStaggered
+from ._staggered import prox_cost as _prox_cost
+from .grid import Grid
 
-__all__ = ["BBResult", "cell_averages", "cell_centres", "kinetic_action", "solve"]
+__all__ = [
+    "BBResult",
+    "cell_averages",
+    "cell_centres",
+    "kinetic_action",
+    "periodic_grid",
+    "solve",
+]
+
+
+def periodic_grid(n: int, d: int = 1) -> Grid:
+    r"""The solver's grid: :math:`n` cells per axis on the unit cube :math:`[0, 1]^d`.
+
+    A plain :class:`wgf.grid.Grid` (cell centres :math:`(i + \frac12)/n`, spacing :math:`1/n`,
+    cell volume :math:`n^{-d}`); the solver reads it as periodic.  Densities for :func:`solve`
+    are arrays on it that integrate to one, e.g. ``periodic_grid(n, 2).gaussian(m, S)`` for
+    the grid values of a Gaussian, normalised.
+
+    Parameters
+    ----------
+    n : int
+        cells per axis (at least 3).
+    d : int
+        dimension, 1 or 2.
+    """
+    d = positive_int(d, "d")
+    if d > 2:
+        raise ValueError(f"d must be 1 or 2, got {d}")
+    return Grid(((0.0, 1.0),) * d, n)
 
 
 def cell_centres(n: int) -> np.ndarray:
-    r"""The cell centres :math:`x_i = (i + \frac12)/n`, :math:`i = 0..n-1`, of the periodic grid."""
-    n = positive_int(n, "n", minimum=2)
-    return (np.arange(n) + 0.5) / n
+    r"""The cell centres :math:`x_i = (i + \frac12)/n`, :math:`i = 0..n-1`, of the periodic grid.
+
+    The first axis of :func:`periodic_grid` (``n`` at least 3).
+    """
+    return periodic_grid(n).axes[0]
 
 
 def cell_averages(cdf, n: int) -> np.ndarray:
@@ -148,117 +184,6 @@ class BBResult:
     def w2(self) -> float:
         r""":math:`W_2`, the square root of ``action``."""
         return float(np.sqrt(max(self.action, 0.0)))
-
-
-# --------------------------------------------------------------------------------------------
-# Discrete operators.  U = (f, m): f of shape (P - 1, *grid) (interior times), m of shape
-# (d, P, *grid).  V = (fc, mc): centred, shapes (P, *grid) and (d, P, *grid).
-# --------------------------------------------------------------------------------------------
-
-
-class _Grid:
-    def __init__(self, rho0: np.ndarray, rho1: np.ndarray, n_times: int):
-        self.shape = rho0.shape
-        self.d = rho0.ndim
-        self.n = rho0.shape[0]
-        self.p = n_times
-        self.h = 1.0 / self.n
-        self.dt = 1.0 / self.p
-        self.rho0, self.rho1 = rho0, rho1
-        # eigenvalues of D D^T: Neumann Laplacian in time (DCT-II), periodic in space (FFT)
-        lam_t = (2.0 - 2.0 * np.cos(np.pi * np.arange(self.p) / self.p)) / self.dt**2
-        lam_x = (2.0 - 2.0 * np.cos(2.0 * np.pi * np.arange(self.n) / self.n)) / self.h**2
-        lam = lam_t.reshape((-1,) + (1,) * self.d)
-        for a in range(self.d):
-            lam = lam + lam_x.reshape((1, *(-1 if b == a else 1 for b in range(self.d))))
-        lam = np.where(lam == 0.0, np.inf, lam)  # the constant mode: mass is conserved
-        self.inv_lap = 1.0 / lam
-        # (I + S^T S) for the periodic face-to-centre average S: symbol 1 + cos^2(theta/2)
-        self.avg_symbol = 1.0 + np.cos(np.pi * np.arange(self.n) / self.n) ** 2
-        # (2I + I_t^T I_t) in time on the P - 1 interior times (V and the copy of f in V):
-        # tridiag(1/4, 5/2, 1/4)
-        band = np.empty((3, max(self.p - 1, 1)))
-        band[0], band[1], band[2] = 0.25, 2.5, 0.25
-        self.time_band = band
-
-    def full_f(self, f):
-        return np.concatenate([self.rho0[None], f, self.rho1[None]], axis=0)
-
-    def divergence(self, f, m):
-        """Space-time divergence at the centres (with the boundary data)."""
-        div = np.diff(self.full_f(f), axis=0) / self.dt
-        for a in range(self.d):
-            div += (m[a] - np.roll(m[a], 1, axis=a + 1)) / self.h
-        return div
-
-    def project_continuity(self, f, m):
-        """Orthogonal projection of (f, m) onto the affine set {divergence = 0}."""
-        r = self.divergence(f, m)
-        lam = sfft.dct(r, type=2, axis=0, norm="ortho")
-        axes = tuple(range(1, self.d + 1))
-        lam = sfft.fftn(lam, axes=axes) * self.inv_lap
-        lam = np.real(sfft.ifftn(lam, axes=axes))
-        lam = sfft.idct(lam, type=2, axis=0, norm="ortho")
-        # u <- u - D^T lam
-        f = f - (lam[:-1] - lam[1:]) / self.dt
-        m = np.stack([m[a] - (lam - np.roll(lam, -1, axis=a + 1)) / self.h for a in range(self.d)])
-        return f, m
-
-    def interp(self, f, m):
-        """Staggered -> centred averages (affine: uses the boundary data)."""
-        ff = self.full_f(f)
-        fc = 0.5 * (ff[:-1] + ff[1:])
-        mc = np.stack([0.5 * (m[a] + np.roll(m[a], 1, axis=a + 1)) for a in range(self.d)])
-        return fc, mc
-
-    def project_graph(self, f, m, fc, mc, fs):
-        """Orthogonal projection of (U, V) onto the graph {V = I(U)}."""
-        # f: (I + It^T It) f = f' + It^T (fc' - c), c = boundary contributions
-        g = fc.copy()
-        g[0] -= 0.5 * self.rho0
-        g[-1] -= 0.5 * self.rho1
-        rhs = f + 0.5 * (g[:-1] + g[1:]) + fs
-        if self.p > 1:
-            f_new = solve_banded((1, 1), self.time_band, rhs.reshape(self.p - 1, -1))
-            f_new = f_new.reshape(rhs.shape)
-        else:
-            f_new = rhs
-        m_new = np.empty_like(m)
-        for a in range(self.d):
-            rhs_m = m[a] + 0.5 * (mc[a] + np.roll(mc[a], -1, axis=a + 1))
-            hat = sfft.rfft(rhs_m, axis=a + 1)
-            k = hat.shape[a + 1]
-            sym = self.avg_symbol[:k].reshape(
-                tuple(k if b == a + 1 else 1 for b in range(hat.ndim))
-            )
-            m_new[a] = sfft.irfft(hat / sym, n=self.n, axis=a + 1)
-        fc_new, mc_new = self.interp(f_new, m_new)
-        return f_new, m_new, fc_new, mc_new, f_new
-
-
-def _prox_cost(fc, mc, gamma, *, iters: int = 60):
-    r"""Proximal map of :math:`\gamma\,|m|^2/(2f)` (cell by cell), Papadakis et al.'s cubic.
-
-    The minimiser has :math:`m = f\,m'/(f + \gamma)` where :math:`f` is the largest real root
-    of :math:`(f - f')(f + \gamma)^2 = \gamma |m'|^2 / 2`; if that root is :math:`\le 0` the
-    minimiser is :math:`(0, 0)`.
-    """
-    c = 0.5 * gamma * np.sum(mc**2, axis=0)
-    a = np.maximum(fc, -gamma)
-    # Start right of the largest root (g(x) >= s^3 - c >= 0 at x = a + s, s = c^(1/3)), where
-    # g is increasing and convex: Newton then decreases monotonically to the root.
-    x = a + np.cbrt(c) + 1e-300
-    for _ in range(iters):
-        xg = x + gamma
-        g = (x - fc) * xg**2 - c
-        dg = xg * (3.0 * x + gamma - 2.0 * fc)
-        step = np.where(dg > 0, g / np.where(dg > 0, dg, 1.0), 0.0)
-        x = x - step
-        if np.all(np.abs(step) <= 1e-15 * (1.0 + np.abs(x))):
-            break
-    f = np.maximum(x, 0.0)
-    m = mc * (f / (f + gamma))[None]
-    return f, m
 
 
 def kinetic_action(rho, momentum, *, vacuum_rtol: float = 0.0) -> float:
@@ -363,8 +288,8 @@ def solve(
     Parameters
     ----------
     rho0, rho1 : array_like, shape (N,) or (N, N)
-        cell averages of the two densities on the same periodic grid (cell centres
-        :func:`cell_centres`), non-negative, with mean 1 (i.e. :math:`\sum\rho\,h^d = 1`, to
+        cell averages of the two densities on the same periodic grid
+        (:func:`periodic_grid`), non-negative, with mean 1 (i.e. :math:`\sum\rho\,h^d = 1`, to
         1e-8).
     n_times : int, optional
         number :math:`P \ge 2` of time steps (default: :math:`N`).
@@ -395,12 +320,12 @@ def solve(
     max_iter = positive_int(max_iter, "max_iter")
     min_iter = positive_int(min_iter, "min_iter")
     tol = positive(tol, "tol")
-    grid = _Grid(rho0, rho1, p)
+    ops = PeriodicStaggered(periodic_grid(rho0.shape[0], rho0.ndim), rho0, rho1, p)
 
     # start: linear interpolation of the densities, zero momentum
-    s = (np.arange(1, p) / p).reshape((-1,) + (1,) * grid.d)
+    s = (np.arange(1, p) / p).reshape((-1,) + (1,) * ops.d)
     f = (1.0 - s) * rho0 + s * rho1
-    m = np.zeros((grid.d, p, *rho0.shape))
+    m = np.zeros((ops.d, p, *rho0.shape))
     if init is not None:
         if not isinstance(init, tuple) or len(init) != 2:
             raise TypeError("init must be a tuple (rho, momentum)")
@@ -412,24 +337,24 @@ def solve(
                 f"got {r_init.shape} and {m_init.shape}"
             )
         f, m = r_init[1:-1].copy(), m_init.copy()
-    fc, mc = grid.interp(f, m)
+    fc, mc = ops.interp(f, m)
     w = [f, m, fc, mc, f]
     residuals, changes, fixed = [], [], []
     z_prev = None
     converged = False
     for _ in range(max_iter):
         z = [
-            *grid.project_continuity(w[0], w[1]),
+            *ops.project_continuity(w[0], w[1]),
             *_prox_cost(w[2], w[3], gamma),
             np.maximum(w[4], 0.0),
         ]
         refl = [2.0 * zi - wi for zi, wi in zip(z, w, strict=True)]
-        z2 = grid.project_graph(*refl)
+        z2 = ops.project_graph(*refl)
         step = [alpha * (z2i - zi) for z2i, zi in zip(z2, z, strict=True)]
         norm_w = np.sqrt(sum(np.sum(wi**2) for wi in w))
         fixed.append(np.sqrt(sum(np.sum(si**2) for si in step)) / norm_w)
         w = [wi + si for wi, si in zip(w, step, strict=True)]
-        ic = grid.interp(z[0], z[1])
+        ic = ops.interp(z[0], z[1])
         norm_v = np.sqrt(np.sum(z[2] ** 2) + np.sum(z[3] ** 2))
         residuals.append(
             np.sqrt(np.sum((z[2] - ic[0]) ** 2) + np.sum((z[3] - ic[1]) ** 2)) / norm_v
@@ -444,16 +369,16 @@ def solve(
         if len(residuals) >= min_iter and residuals[-1] < tol and changes[-1] < tol:
             converged = True
             break
-    f, m = grid.project_continuity(w[0], w[1])
+    f, m = ops.project_continuity(w[0], w[1])
     fc, mc = _prox_cost(w[2], w[3], gamma)
     m2 = np.sum(mc**2, axis=0)
     ratio = np.where(fc > 0, m2 / np.where(fc > 0, fc, 1.0), 0.0)
     return BBResult(
-        rho=grid.full_f(f),
+        rho=ops.full_f(f),
         momentum=m,
         times=np.arange(p + 1) / p,
-        action=float(ratio.sum() * grid.dt * grid.h**grid.d),
-        path_action=_path_action(grid.full_f(f), m, min(tol, 0.5)),
+        action=float(ratio.sum() * ops.dt * ops.grid.cell_volume),
+        path_action=_path_action(ops.full_f(f), m, min(tol, 0.5)),
         residuals=np.asarray(residuals),
         changes=np.asarray(changes),
         n_iter=len(residuals),

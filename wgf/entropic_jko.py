@@ -7,6 +7,13 @@ parameter :math:`\varepsilon` (``gamma``).  **Convention.** :math:`\tau` is the 
 * :func:`gaussian_entropic_jko_step_1d`: the exact entropic step for 1-D Gaussians;
 * :func:`entropic_jko_step`, :func:`entropic_jko_chain`: the grid solver (log-domain generalised
   Sinkhorn iterations), with :func:`grid_kl` for the free energy on the grid.
+
+**Grid convention.** The solver works with discrete measures :math:`\sum_i p_i\delta_{x_i}` on
+the nodes :math:`x_1 < \dots < x_n` of a 1-D grid: ``grid`` is either a 1-D
+:class:`wgf.grid.Grid` (the nodes are its cell centres) or the array of nodes itself (for a
+:class:`wgf.grid.Grid`, ``Grid.from_nodes`` gives the grid of equally spaced nodes), and
+``p``, ``target`` are probability vectors on the nodes (the cell masses
+:meth:`wgf.grid.Grid.masses`, not densities).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from scipy import optimize
 from scipy.special import logsumexp
 
 from ._checks import as_float_array, positive, positive_int
+from .grid import Grid
 from .ot import _weights as as_weights  # dtype-aware: float32 weights summing to 1 accepted
 
 __all__ = [
@@ -61,6 +69,11 @@ def gaussian_entropic_jko_step_1d(mean, var, tau, gamma, target_mean=0.0, target
 
 
 def _grid(grid):
+    """The nodes: the cell centres of a 1-D :class:`wgf.grid.Grid`, or the given array."""
+    if isinstance(grid, Grid):
+        if grid.d != 1:
+            raise ValueError(f"grid must be one-dimensional, got a {grid.d}-D Grid")
+        return grid.axes[0]
     g = as_float_array(grid, "grid")
     if g.ndim != 1 or g.size < 2 or np.any(np.diff(g) <= 0):
         raise ValueError("grid must be a strictly increasing 1-D array of at least 2 nodes")
@@ -68,7 +81,12 @@ def _grid(grid):
 
 
 def grid_kl(p, target) -> float:
-    r""":math:`\mathrm{KL}(p\|\pi) = \sum_j p_j\log(p_j/\pi_j)` for probability vectors on a grid."""
+    r""":math:`\mathrm{KL}(p\|\pi) = \sum_j p_j\log(p_j/\pi_j)` for probability vectors on a grid.
+
+    For cell masses :math:`p = \rho\,|\text{cell}|`, :math:`\pi_j = \pi(x_j)|\text{cell}|` of
+    densities on a :class:`wgf.grid.Grid` (:meth:`wgf.grid.Grid.masses`) this is the midpoint
+    sum :func:`wgf.functionals.kl` of the densities.
+    """
     t = as_float_array(target, "target")
     p = as_weights(p, t.size, "p")
     t = as_weights(t, t.size, "target")
@@ -82,6 +100,9 @@ def entropic_jko_step(
     p, grid, tau, gamma, target, *, tol=1e-10, max_iter=20_000, return_info=False
 ):
     r"""One entropic JKO step on a 1-D grid :cite:p:`peyre2015entropic`, in the log domain.
+
+    ``grid`` is a 1-D :class:`wgf.grid.Grid` or its array of nodes, ``p`` and ``target``
+    probability vectors on the nodes (see the module docstring).
 
     Solves :math:`\min_{\gamma_{xy}:\;\gamma_{xy}^\top\mathbb 1 = p_k}\langle C, \gamma_{xy}\rangle
     + \varepsilon\sum\gamma_{xy}(\log\gamma_{xy} - 1) + 2\tau\,\mathrm{KL}(\gamma_{xy}\mathbb 1\,\|\,\pi)`,
@@ -134,7 +155,9 @@ def entropic_jko_step(
 
 
 def entropic_jko_chain(p, grid, tau, gamma, target, n_steps, **kwargs):
-    """``n_steps`` entropic JKO steps; returns the densities, shape (n_steps+1, len(grid))."""
+    """``n_steps`` entropic JKO steps; returns the probability vectors, shape (n_steps + 1, n).
+
+    Arguments as in :func:`entropic_jko_step`; ``n`` is the number of nodes of ``grid``."""
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
     out = [as_weights(p, _grid(grid).size, "p")]
     for _ in range(n_steps):

@@ -10,7 +10,7 @@ the Wasserstein gradient flow of :math:`\mathrm{KL}(\cdot\,\|\,\pi)`
 :cite:p:`jordan1998variational,otto2001geometry`.  The book's main case is
 :math:`\pi = \mathcal N(0, I)`, :math:`V(x) = |x|^2/2` (the Ornstein–Uhlenbeck process).
 
-1. :func:`solve_fokker_planck`: a finite-volume scheme on a :class:`wgf.functionals.Grid` with
+1. :func:`solve_fokker_planck`: a finite-volume scheme on a :class:`wgf.grid.Grid` with
    Scharfetter–Gummel fluxes and no-flux boundaries, stepped implicitly in time
    (:func:`fokker_planck_matrix`).  It conserves mass, keeps the Gibbs density
    :math:`\pi_i \propto e^{-V(x_i)}` as its exact discrete steady state and, with implicit
@@ -30,7 +30,8 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
 from ._checks import as_float_array, as_spd, as_vector, positive, positive_int
-from .functionals import Grid, as_density
+from .functionals import as_density
+from .grid import Grid
 
 __all__ = [
     "bernoulli",
@@ -75,7 +76,7 @@ def fokker_planck_matrix(grid: Grid, V) -> sp.csr_matrix:
 
     Parameters
     ----------
-    grid : wgf.functionals.Grid
+    grid : wgf.grid.Grid
     V : callable or array_like
         potential, ``V(points)`` with points of shape ``(*shape, d)``, or its values on the grid.
 
@@ -85,7 +86,7 @@ def fokker_planck_matrix(grid: Grid, V) -> sp.csr_matrix:
         acting on densities flattened in C order, ``N = prod(grid.shape)``.
     """
     if not isinstance(grid, Grid):
-        raise TypeError(f"grid must be a wgf.functionals.Grid, got {type(grid).__name__}")
+        raise TypeError(f"grid must be a wgf.grid.Grid, got {type(grid).__name__}")
     V = grid.field(V, "V")
     idx = np.arange(V.size).reshape(grid.shape)
     rows, cols, vals = [], [], []
@@ -126,7 +127,7 @@ def solve_fokker_planck(rho0, grid: Grid, V, times, dt, *, scheme: str = "implic
     ----------
     rho0 : array_like, shape ``grid.shape``
         initial density on ``grid`` (non-negative, unit mass).
-    grid : wgf.functionals.Grid
+    grid : wgf.grid.Grid
     V : callable or array_like
         potential on the grid (see :func:`fokker_planck_matrix`).
     times : array_like, shape (K,)
@@ -253,7 +254,7 @@ def kl_face_density(rho, grid: Grid, V) -> list:
     ----------
     rho : array_like, shape ``grid.shape``
         a strictly positive density on ``grid``.
-    grid : wgf.functionals.Grid
+    grid : wgf.grid.Grid
     V : callable or array_like
         the potential (as in :func:`fokker_planck_matrix`).
 
@@ -263,7 +264,7 @@ def kl_face_density(rho, grid: Grid, V) -> list:
         one array per axis, of the shapes of :func:`wgf.functionals.face_differences`.
     """
     if not isinstance(grid, Grid):
-        raise TypeError(f"grid must be a wgf.functionals.Grid, got {type(grid).__name__}")
+        raise TypeError(f"grid must be a wgf.grid.Grid, got {type(grid).__name__}")
     rho = as_density(rho, grid, strictly_positive=True)
     V = grid.field(V, "V")
     logu = np.log(rho) + V  # phi up to a constant: log(rho / pi) = log rho + V + const

@@ -1,6 +1,7 @@
 r"""Energy functionals on :math:`\mathcal P_2`, their first variations and Wasserstein gradients.
 
-Densities live on a uniform, cell-centred :class:`Grid` in one or two dimensions: a density is
+Densities live on a uniform, cell-centred :class:`wgf.grid.Grid` in one or two dimensions (also
+importable as ``wgf.functionals.Grid``, where it used to be defined): a density is
 the array of its values at the cell centres, and integrals are midpoint sums,
 :math:`\int f \approx \sum_i f(x_i)\,|\text{cell}|`.  The functionals and their first variations
 :math:`\delta F/\delta\rho` (the function with
@@ -35,11 +36,11 @@ import numpy as np
 from scipy.signal import fftconvolve
 from scipy.special import xlogy
 
-from ._checks import as_float_array, as_gaussian_pair, positive_int
+from ._checks import as_float_array, as_gaussian_pair
+from .grid import Grid as Grid  # re-exported (not in __all__): the grid type used to live here
 
 __all__ = [
     "MASS_RTOL",
-    "Grid",
     "as_density",
     "dissipation",
     "entropy",
@@ -63,126 +64,9 @@ __all__ = [
 MASS_RTOL = 1e-6
 
 
-class Grid:
-    r"""A uniform cell-centred grid on a box in :math:`\mathbb R^d`, :math:`d \in \{1, 2\}`.
-
-    Axis :math:`k` is :math:`[a_k, b_k]` cut into :math:`n_k` cells of width
-    :math:`h_k = (b_k - a_k)/n_k`; the nodes are the cell centres
-    :math:`a_k + (i + \tfrac12)h_k`.  Arrays on the grid have shape ``grid.shape`` (axis 0 is
-    :math:`x_1`, ``indexing="ij"``).
-
-    Parameters
-    ----------
-    bounds : sequence
-        ``(a, b)`` for a 1-D grid, or a sequence of one or two such pairs.
-    n : int or sequence of int
-        number of cells per axis (at least 3); an int is used for every axis.
-    """
-
-    def __init__(self, bounds, n):
-        b = as_float_array(bounds, "bounds")
-        if b.ndim == 1:
-            b = b[None, :]
-        if b.ndim != 2 or b.shape[1] != 2 or b.shape[0] not in (1, 2):
-            raise ValueError(f"bounds must be (a, b) or ((a1, b1), (a2, b2)), got shape {b.shape}")
-        if np.any(b[:, 1] <= b[:, 0]):
-            raise ValueError(f"bounds must satisfy a < b on every axis, got {b.tolist()}")
-        d = b.shape[0]
-        if isinstance(n, (int, np.integer)) and not isinstance(n, bool):
-            ns = [n] * d
-        else:
-            try:
-                ns = list(n)
-            except TypeError as exc:
-                raise TypeError(f"n must be an int or a sequence of ints, got {n!r}") from exc
-        if len(ns) != d:
-            raise ValueError(f"n must give one cell count per axis ({d}), got {n!r}")
-        self.n = tuple(positive_int(k, "n", minimum=3) for k in ns)
-        self.lower, self.upper = b[:, 0].copy(), b[:, 1].copy()
-        self.d = d
-        self.shape = self.n
-        with np.errstate(over="ignore"):  # an infinite width is reported just below
-            self.h = tuple(
-                float((hi - lo) / k)
-                for lo, hi, k in zip(self.lower, self.upper, self.n, strict=True)
-            )
-        if not all(np.isfinite(hk) and hk > 0 for hk in self.h):
-            raise ValueError(
-                f"bounds must give finite, positive cell widths, got h = {self.h} from {b.tolist()}"
-            )
-        self.axes = tuple(
-            lo + (np.arange(k) + 0.5) * hk
-            for lo, k, hk in zip(self.lower, self.n, self.h, strict=True)
-        )
-        self.cell_volume = float(np.prod(self.h))
-        #: cell centres, shape ``(*shape, d)``
-        self.points = np.stack(np.meshgrid(*self.axes, indexing="ij"), axis=-1)
-
-    def __repr__(self) -> str:
-        box = " x ".join(f"[{lo:g}, {hi:g}]" for lo, hi in zip(self.lower, self.upper, strict=True))
-        return f"Grid({box}, n={self.n})"
-
-    def __eq__(self, other) -> bool:
-        return (
-            isinstance(other, Grid)
-            and self.n == other.n
-            and np.array_equal(self.lower, other.lower)
-            and np.array_equal(self.upper, other.upper)
-        )
-
-    __hash__ = None
-
-    def field(self, f, name: str = "f") -> np.ndarray:
-        """``f`` as a finite float64 array of shape ``grid.shape``.
-
-        A callable is evaluated at the cell centres in the point layout that
-        :class:`wgf.mixtures.GaussianMixture` uses, ``f(points)`` with ``points`` of shape
-        ``(prod(shape), d)`` (e.g. ``mixture.prob`` or ``lambda x: 0.5 * (x**2).sum(-1)``),
-        and its ``prod(shape)`` values are reshaped to the grid."""
-        if callable(f):
-            flat = f(self.points.reshape(-1, self.d))
-            arr = as_float_array(flat, name)
-            if arr.size == int(np.prod(self.shape)):
-                arr = arr.reshape(self.shape)
-        else:
-            arr = as_float_array(f, name)
-        if arr.shape != self.shape:
-            raise ValueError(
-                f"{name} must have the grid's shape {self.shape} (mismatched grids?), "
-                f"got {arr.shape}"
-            )
-        return arr
-
-    def integrate(self, f) -> float:
-        r"""Midpoint rule :math:`\sum_i f(x_i)\,|\text{cell}|` of an array of shape ``grid.shape``."""
-        return float(np.sum(self.field(f)) * self.cell_volume)
-
-    def gradient(self, f) -> np.ndarray:
-        """Central-difference gradient of ``f``, shape ``(d, *shape)`` (second order)."""
-        f = self.field(f)
-        return np.stack([np.gradient(f, hk, axis=k, edge_order=2) for k, hk in enumerate(self.h)])
-
-    def divergence(self, F) -> np.ndarray:
-        """Central-difference divergence of a vector field ``F`` of shape ``(d, *shape)``."""
-        F = as_float_array(F, "F")
-        if F.shape != (self.d, *self.shape):
-            raise ValueError(f"F must have shape {(self.d, *self.shape)}, got {F.shape}")
-        return sum(np.gradient(F[k], hk, axis=k, edge_order=2) for k, hk in enumerate(self.h))
-
-    def normalise(self, f, name: str = "f") -> np.ndarray:
-        """Divide a non-negative array (or callable) by its integral: a density on this grid."""
-        f = self.field(f, name)
-        if np.any(f < 0):
-            raise ValueError(f"{name} must be non-negative (smallest value {f.min():.3g})")
-        mass = np.sum(f) * self.cell_volume
-        if mass <= 0:
-            raise ValueError(f"{name} must have positive mass")
-        return f / mass
-
-
 def _grid(grid) -> Grid:
     if not isinstance(grid, Grid):
-        raise TypeError(f"grid must be a wgf.functionals.Grid, got {type(grid).__name__}")
+        raise TypeError(f"grid must be a wgf.grid.Grid, got {type(grid).__name__}")
     return grid
 
 

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._checks import as_float_array, as_gaussian_pair, as_points, check_callable, positive_int
-from .ot import gaussian_ot_map
+from .gaussian_ot import gaussian_ot_map
 
 __all__ = [
     "GaussianFlow",
@@ -63,7 +63,8 @@ class GaussianVelocity:
 def gaussian_ot_velocity(m0, S0, m1, S1) -> GaussianVelocity:
     r"""Marginal velocity of flow matching with the exact OT coupling, between two Gaussians.
 
-    The OT coupling pairs :math:`x_1 = T(x_0) = m_1 + A(x_0 - m_0)` (:func:`wgf.ot.gaussian_ot_map`),
+    The OT coupling pairs :math:`x_1 = T(x_0) = m_1 + A(x_0 - m_0)`
+    (:func:`wgf.gaussian_ot.gaussian_ot_map`),
     so :math:`x_t = m_t + M_t (x_0 - m_0)` with :math:`M_t = (1-t)I + tA`: McCann's interpolation
     (:func:`wgf.geodesics.mccann_gaussian`).  Every path is straight, and :math:`M_t` is invertible
     (:math:`A` is SPD), so the conditional target is a function of :math:`x_t`:

@@ -29,7 +29,9 @@ import numpy as np
 
 from . import ot as wot
 from ._checks import as_float_array, as_gaussian_pair, as_points
-from .functionals import Grid, as_density
+from .functionals import as_density
+from .gaussian_ot import gaussian_ot_map
+from .grid import Grid
 
 __all__ = [
     "DiscreteInterpolant",
@@ -58,7 +60,7 @@ def _as_time(t, name: str = "t") -> float:
 class GaussianInterpolant(NamedTuple):
     r"""The point :math:`\rho_t = \mathcal N(m_t, \Sigma_t)` of the Gaussian geodesic.
 
-    With :math:`A` the optimal map matrix (:func:`wgf.ot.gaussian_ot_map`) and
+    With :math:`A` the optimal map matrix (:func:`wgf.gaussian_ot.gaussian_ot_map`) and
     :math:`M_t = (1 - t) I + t A`,
 
     .. math::
@@ -109,7 +111,8 @@ class GaussianInterpolant(NamedTuple):
 def mccann_gaussian(m0, S0, m1, S1, t) -> GaussianInterpolant:
     r"""McCann's interpolation between :math:`\mathcal N(m_0,\Sigma_0)` and :math:`\mathcal N(m_1,\Sigma_1)`.
 
-    The optimal map is :math:`T(x) = m_1 + A(x - m_0)` (:func:`wgf.ot.gaussian_ot_map`), so
+    The optimal map is :math:`T(x) = m_1 + A(x - m_0)`
+    (:func:`wgf.gaussian_ot.gaussian_ot_map`), so
     :math:`(1-t)\,\mathrm{id} + tT` is affine and :math:`\rho_t` is the Gaussian
 
     .. math::
@@ -131,7 +134,7 @@ def mccann_gaussian(m0, S0, m1, S1, t) -> GaussianInterpolant:
         mean, covariance and the (affine) velocity field at time ``t``.
     """
     t = _as_time(t)
-    A, _ = wot.gaussian_ot_map(m0, S0, m1, S1)
+    A, _ = gaussian_ot_map(m0, S0, m1, S1)
     m0, S0, m1, S1 = as_gaussian_pair(m0, S0, m1, S1)
     d = m0.shape[0]
     M = (1.0 - t) * np.eye(d) + t * A
@@ -150,15 +153,11 @@ def mccann_gaussian(m0, S0, m1, S1, t) -> GaussianInterpolant:
 # --------------------------------------------------------------------------------------------
 
 
-def _uniform_grid(x, name: str = "x") -> tuple[np.ndarray, float]:
+def _uniform_grid(x, name: str = "x") -> tuple[np.ndarray, float, Grid]:
+    """The nodes, their spacing and the :class:`wgf.grid.Grid` whose cell centres they are."""
+    grid = Grid.from_nodes(x, name)
     x = as_float_array(x, name)
-    if x.ndim != 1 or x.shape[0] < 2:
-        raise ValueError(f"{name} must be a 1-D grid of at least 2 points, got shape {x.shape}")
-    dx = np.diff(x)
-    h = float(dx.mean())
-    if h <= 0 or np.abs(dx - h).max() > 1e-9 * max(abs(h), 1.0):
-        raise ValueError(f"{name} must be uniformly spaced and increasing")
-    return x, h
+    return x, float(np.diff(x).mean()), grid
 
 
 def mccann_1d(x, rho0, rho1, t) -> np.ndarray:
@@ -192,9 +191,7 @@ def mccann_1d(x, rho0, rho1, t) -> np.ndarray:
     ndarray, shape (n,)
         the cell averages of :math:`\rho_t` (normalised).
     """
-    x, h = _uniform_grid(x)
-    n = x.shape[0]
-    grid = Grid((x[0] - 0.5 * h, x[-1] + 0.5 * h), n)
+    x, h, grid = _uniform_grid(x)
     rho0 = as_density(rho0, grid, "rho0")
     rho1 = as_density(rho1, grid, "rho1")
     t = _as_time(t)

@@ -37,7 +37,7 @@ from ._checks import (
     positive_int,
 )
 from .functionals import kl_gaussian
-from .ot import AffineMap, gaussian_ot_map, w2_gaussian
+from .gaussian_ot import AffineMap, gaussian_ot_map, w2_gaussian
 
 __all__ = [
     "Potential1D",
@@ -83,8 +83,8 @@ def gaussian_jko_objective(
     r"""The JKO objective :math:`\mathrm{KL}(\rho\|\pi) + W_2^2(\rho,\rho_k)/(2\tau)` for Gaussians.
 
     :math:`\rho = \mathcal N(m, S)`, :math:`\rho_k = \mathcal N(m_k, S_k)` (``prev_*``),
-    :math:`\pi = \mathcal N(b, Q)`; :math:`W_2` by the Bures formula (:func:`wgf.ot.w2_gaussian`),
-    the KL by :func:`wgf.functionals.kl_gaussian`.
+    :math:`\pi = \mathcal N(b, Q)`; :math:`W_2` by the Bures formula
+    (:func:`wgf.gaussian_ot.w2_gaussian`), the KL by :func:`wgf.functionals.kl_gaussian`.
     """
     tau = positive(tau, "tau")
     m, S = _gauss(mean, cov)
