@@ -17,7 +17,7 @@ from scipy import stats
 
 from ._checks import as_points, positive_int
 from .digits import Digits, _pixels
-from .ot import w2_gaussian
+from .gaussian_ot import w2_gaussian
 
 __all__ = [
     "Chi2",
