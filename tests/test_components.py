@@ -144,3 +144,30 @@ def test_tiny_cells_enter_only_the_weights_test():
     res = component_test(tiny.sample(2000, 2), cells)
     assert np.isnan(res.mean_chi2[1]) and np.isfinite(res.mean_chi2[0])
     assert res.p_value > 1e-3
+
+
+def test_given_reference_makes_a_two_sample_test():
+    mix = data.eight_gaussians()
+    rng = np.random.default_rng(5)
+    ref = mix.sample(4000, rng)
+    cells = MixtureCells(mix, reference=ref)
+    assert cells.n_reference == 4000
+    np.testing.assert_allclose(cells.means[0], ref[cells.assign(ref, off=False) == 0].mean(0))
+    # calibrated under the null (both samples from the target): p-values are not small
+    ps = [component_test(mix.sample(2000, rng), cells).p_value for _ in range(20)]
+    assert np.mean(np.array(ps) < 0.01) <= 0.1
+    # against a wide reference, exact samples fail: the test compares with the reference's law
+    wide = MixtureCells(mix, reference=controls.widened(mix, 1.2).sample(4000, rng))
+    assert component_test(mix.sample(2000, rng), wide).p_value < 1e-6
+
+
+def test_given_reference_bad_input():
+    mix = data.eight_gaussians()
+    with pytest.raises(ValueError, match="reference"):
+        MixtureCells(mix, reference=np.zeros((100, 2)))  # fewer than 100 (G + 1) points
+    with pytest.raises(ValueError, match="reference"):
+        MixtureCells(mix, reference=np.zeros((2000, 3)))
+    bad = mix.sample(2000, 0)
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="reference"):
+        MixtureCells(mix, reference=bad)

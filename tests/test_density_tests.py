@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from wgf import controls, data
-from wgf.density_tests import cell_probabilities, grid_divergence, histogram_tv
+from wgf.density_tests import (
+    box_histogram,
+    cell_probabilities,
+    grid_divergence,
+    histogram_tv,
+    multinomial_histogram,
+)
 
 EIGHT = data.eight_gaussians()
 
@@ -76,3 +82,36 @@ def test_bad_input():
         cell_probabilities(EIGHT, [1.0, 0.0])
     with pytest.raises(ValueError, match="samples"):
         histogram_tv(np.zeros((10, 3)), EIGHT)
+
+
+def test_box_histogram_bins_points_in_their_cells():
+    # cell centres of a 4 x 4 grid on [-2, 2]^2 are -1.5, -0.5, 0.5, 1.5
+    x = np.array([[-1.5, 0.5], [-1.5, 0.5], [1.5, -1.5], [9.0, 0.0]])
+    h, out = box_histogram(x, 4.0, 4)
+    assert out == 0.25 and h.shape == (4, 4)
+    assert h[0, 2] == 2 * 16 / 4 and h[3, 0] == 16 / 4 and h.sum() == 3 * 16 / 4
+    assert h.mean() == pytest.approx(1 - out)
+    with pytest.raises(ValueError, match="box"):
+        box_histogram(x, 0.0, 4)
+    with pytest.raises(ValueError, match="cells"):
+        box_histogram(x, 4.0, 0)
+    with pytest.raises(ValueError, match="samples"):
+        box_histogram(np.zeros((3, 3)), 4.0, 4)
+    with pytest.raises(ValueError, match="samples"):
+        box_histogram(np.full((3, 2), np.nan), 4.0, 4)
+
+
+def test_multinomial_histogram_noise_has_its_closed_form():
+    rho = np.ones((10, 10))  # 100 cells of probability 0.01
+    n = 100_000
+    l1 = [np.abs(multinomial_histogram(rho, n, g) - rho).mean() for g in range(20)]
+    closed = 100 * np.sqrt(2 * 0.01 * 0.99 / (np.pi * n))
+    assert np.mean(l1) == pytest.approx(closed, rel=0.05)
+    h = np.mean([multinomial_histogram(2 * rho, n, g) for g in range(20)], axis=0)
+    # unbiased, scaled to mean one: the sd of a cell of the average is 0.007, so 6 sd
+    np.testing.assert_allclose(h, rho, atol=0.045)
+    for bad in (-rho, 0 * rho, rho * np.nan):
+        with pytest.raises(ValueError, match="density"):
+            multinomial_histogram(bad, n)
+    with pytest.raises(ValueError, match="n"):
+        multinomial_histogram(rho, 0)

@@ -167,3 +167,34 @@ def test_rectified_flow_architecture_must_match_the_teacher():
         RectifiedFlow("gaussian", {**base, "teacher_steps": 0}, 0)
     with pytest.raises(ValueError, match="pairs"):
         RectifiedFlow("gaussian", {**base, "pairs": 1}, 0)
+
+
+def test_prior_scale_sets_the_prior_of_training_and_sampling():
+    base = {**OTCFM.defaults, **TINY}
+    unit, half = OTCFM("gaussian", base, 0), OTCFM("gaussian", {**base, "prior_scale": 0.5}, 0)
+    assert OTCFM.defaults["prior_scale"] == 1.0 and unit.prior_scale == 1.0
+    # the default path draws exactly rng.standard_normal (cached models are unchanged)
+    x0_unit, _ = unit._pairs(np.random.default_rng(3), 64)
+    x0_half, _ = half._pairs(np.random.default_rng(3), 64)
+    z = np.random.default_rng(3).standard_normal((64, 2))
+    assert np.array_equal(np.sort(x0_unit, axis=0), np.sort(z, axis=0))
+    np.testing.assert_allclose(np.sort(x0_half, axis=0), np.sort(0.5 * z, axis=0))
+    # prior() and sample() start from N(0, s^2 I): the sample sd of 20000 draws is within 2 %
+    assert np.std(half.prior(20_000, generator=1)) == pytest.approx(0.5, rel=0.02)
+    tr = half.sample(20_000, steps=1, generator=1)
+    np.testing.assert_array_equal(tr.prior, half.prior(20_000, generator=1))
+    with pytest.raises(ValueError, match="prior_scale"):
+        OTCFM("gaussian", {**base, "prior_scale": 0.0}, 0)
+    with pytest.raises(ValueError, match="prior_scale"):
+        ICFM("gaussian", {**ICFM.defaults, "prior_scale": -1.0}, 0)
+    # the zoo keys it (a changed prior is a new model) and accepts it as an override
+    assert zoo.key("ot_cfm", "gaussian", 0, prior_scale=0.5) != zoo.key("ot_cfm", "gaussian", 0)
+
+
+def test_rectified_flow_takes_the_teachers_prior():
+    base = {**RectifiedFlow.defaults, **STUDENT}
+    student = RectifiedFlow("gaussian", {**base, "teacher": {**TEACHER, "prior_scale": 0.5}}, 0)
+    assert student.prior_scale == 0.5 and student.config["prior_scale"] == 0.5
+    assert RectifiedFlow("gaussian", base, 0).prior_scale == 1.0
+    with pytest.raises(ValueError, match="prior_scale"):
+        RectifiedFlow("gaussian", {**base, "prior_scale": 0.5}, 0)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from wgf import data, power, schedules
+from wgf import controls, data, power, schedules
 from wgf.components import MixtureCells
 
 EIGHT = data.eight_gaussians()
@@ -101,3 +101,41 @@ def test_moons_controls_fail_with_their_dataset_arguments():
     ctrl = power.control_samples(moons, 4000, 7, **power.CONTROL_ARGS["two_moons"])
     v = power.judge(ctrl, dataset_cells("two_moons", n_reference=100_000))
     assert max(r.p_value for r in v.values()) < 1e-3
+
+
+def _noisy_sampler(mix, sd, seed):
+    """Exact samples plus noise of standard deviation sd / K: converges to the target in K."""
+
+    def run(k):
+        rng = np.random.default_rng([seed, k])
+        return mix.sample(2000, rng) + (sd / k) * rng.standard_normal((2000, 2)), 3 * k
+
+    return run
+
+
+def test_steps_to_law_finds_where_the_sampler_meets_its_limit():
+    mix = data.eight_gaussians()
+    ref = mix.sample(4000, np.random.default_rng(1))
+    r = power.steps_to_law(_noisy_sampler(mix, 2.0, 0), [1, 2, 4, 64, 128], ref, mix)
+    # noise 2, 1, 0.5 widens the modes (sd 0.2) hugely; noise 1/32 of a mode's sd widens it
+    # by 1.2 %, which 250 samples a mode cannot resolve
+    assert r.p_values[0] < 1e-6 and r.index == 3 and r.nfe_needed == 192
+    assert r.width[0] > 2
+    # a sampler that never converges (a fixed 1.5x widening) is never accepted
+    wide = controls.widened(mix, 1.5)
+    never = power.steps_to_law(lambda k: (wide.sample(2000, k), k), [1, 2], ref, mix)
+    assert never.index is None and never.nfe_needed == np.inf
+
+
+def test_steps_to_law_bad_input():
+    mix = data.eight_gaussians()
+    ref = mix.sample(4000, 0)
+    run = _noisy_sampler(mix, 1.0, 0)
+    with pytest.raises(TypeError, match="run"):
+        power.steps_to_law(None, [1], ref, mix)
+    with pytest.raises(ValueError, match="steps"):
+        power.steps_to_law(run, [2, 1], ref, mix)
+    with pytest.raises(ValueError, match="alpha"):
+        power.steps_to_law(run, [1], ref, mix, alpha=1.5)
+    with pytest.raises(ValueError, match="reference"):
+        power.steps_to_law(run, [1], ref[:10], mix)

@@ -110,6 +110,13 @@ class MixtureCells:
         Size of the exact reference sample that estimates the cell statistics.
     generator : None, int or numpy.random.Generator
         Randomness of the reference sample.
+    reference : array_like, shape (M, d), optional
+        Use these points as the reference sample instead of drawing ``n_reference`` exact
+        points (``n_reference`` is then ignored, and ``M`` must be at least
+        :math:`100(G + 1)`).  The mixture still defines the cells; the statistics are those of
+        the given points, so :func:`component_test` becomes a two-sample test of its samples
+        against the law of ``reference`` (both sample sizes enter its variances,
+        :math:`1/N_c + 1/M_c`), e.g. a sampler at few steps against its own limit.
 
     Attributes
     ----------
@@ -132,7 +139,7 @@ class MixtureCells:
 
     def __init__(
         self, mixture, groups=None, *, off_level: float = 1e-3, n_reference: int = 200_000,
-        generator=None,
+        generator=None, reference=None,
     ):  # fmt: skip
         as_mixture(mixture)
         K, d = mixture.n_components, mixture.dim
@@ -151,7 +158,17 @@ class MixtureCells:
             raise TypeError("off_level must be a real number") from exc
         if not 0.0 < off_level < 1.0:
             raise ValueError(f"off_level must lie in (0, 1), got {off_level!r}")
-        n_reference = positive_int(n_reference, "n_reference", minimum=100 * (G + 1))
+        if reference is not None:
+            ref = as_points(reference, "reference", dim=d)
+            if not np.all(np.isfinite(ref)):
+                raise ValueError("reference must hold finite points")
+            n_reference = ref.shape[0]
+            if n_reference < 100 * (G + 1):
+                raise ValueError(
+                    f"reference must hold at least {100 * (G + 1)} points, got {n_reference}"
+                )
+        else:
+            n_reference = positive_int(n_reference, "n_reference", minimum=100 * (G + 1))
         self.mixture = mixture
         self.groups = groups
         self.n_cells = G
@@ -161,7 +178,8 @@ class MixtureCells:
         with np.errstate(divide="ignore"):
             self._log_w = np.log(mixture.weights) - 0.5 * logdet
         self._radius2 = float(stats.chi2.ppf(1.0 - off_level, d))
-        ref = mixture.sample(n_reference, as_generator(generator))
+        if reference is None:
+            ref = mixture.sample(n_reference, as_generator(generator))
         self.n_reference = n_reference
         self._reference_off = int(np.sum(self.assign(ref) == G))
         self.off_reference = self._reference_off / n_reference

@@ -2,8 +2,8 @@ r"""Flow matching: regress a velocity field onto straight conditional paths.
 
 .. rubric:: Convention
 
-The prior :math:`\mu_0 = \mathcal N(0, I)` sits at :math:`t = 0`, the data :math:`\mu_1` at
-:math:`t = 1` (the book's :class:`~wgf.trajectory.Trajectory` clock, so no conversion is
+The prior :math:`\mu_0 = \mathcal N(0, s^2 I)` (``prior_scale`` :math:`s`, default 1) sits at
+:math:`t = 0`, the data :math:`\mu_1` at :math:`t = 1` (the book's :class:`~wgf.trajectory.Trajectory` clock, so no conversion is
 needed).  Given a coupling :math:`\pi` of :math:`\mu_0` and :math:`\mu_1`, a pair
 :math:`(x_0, x_1) \sim \pi` is joined by the straight conditional path and its velocity
 
@@ -161,17 +161,19 @@ def euler_sample(
 
 
 _ARCHITECTURE = ("hidden", "depth", "embed_dim", "time_scale")
+_FROM_TEACHER = (*_ARCHITECTURE, "prior_scale")  # what a reflow student must share
 
 
 def _check_config(c):
     """ValueError/TypeError naming the first bad entry of a flow-matching configuration."""
-    missing = {"batch", "steps", "lr", "ema", "grad_clip", *_ARCHITECTURE} - set(c)
+    missing = {"batch", "steps", "lr", "ema", "grad_clip", "prior_scale", *_ARCHITECTURE} - set(c)
     if missing:
         raise ValueError(f"config lacks {sorted(missing)}")
     for name in ("hidden", "depth", "embed_dim", "steps"):
         positive_int(c[name], name)
     positive_int(c["batch"], "batch", minimum=2)
     positive(c["time_scale"], "time_scale")
+    positive(c["prior_scale"], "prior_scale")
     positive(c["lr"], "lr")
     if c["grad_clip"] is not None:
         positive(c["grad_clip"], "grad_clip")
@@ -182,8 +184,10 @@ def _check_config(c):
 class _FlowMatching(sampling.Model):
     """Shared machinery: a :class:`~wgf.nets.TimeMLP` velocity trained on coupled pairs.
 
-    The clock is the book's (prior :math:`\\mathcal N(0, I)` at ``t = 0``, data at ``t = 1``):
-    :meth:`field` is the learned velocity :math:`v_\\theta(x, t)` itself.
+    The clock is the book's (prior :math:`\\mathcal N(0, s^2 I)` at ``t = 0``, data at ``t = 1``):
+    :meth:`field` is the learned velocity :math:`v_\\theta(x, t)` itself.  ``prior_scale``
+    :math:`s` (default 1) is the prior's standard deviation: training pairs start at
+    :math:`x_0 = s z`, :math:`z \\sim \\mathcal N(0, I)`, and so do :meth:`prior` and :meth:`sample`.
     """
 
     coupling = staticmethod(independent)
@@ -200,6 +204,7 @@ class _FlowMatching(sampling.Model):
         "lr_decay": True,
         "ema": 0.997,  # binds from step 2990 (wgf.train.ema_binds_from): the last ~330 steps
         "grad_clip": 1.0,
+        "prior_scale": 1.0,  # the prior N(0, s^2 I) at t = 0
     }
 
     def __init__(self, target, config: dict, seed: int, *, name=None):
@@ -207,11 +212,12 @@ class _FlowMatching(sampling.Model):
         self.config = c = dict(config)
         self.seed = int(seed)
         _check_config(c)
+        self.prior_scale = float(c["prior_scale"])
         with nets.seeded(self.seed):
             self.module = nets.TimeMLP.from_config(self.dim, c)
 
     def _pairs(self, rng, b):
-        x0 = rng.standard_normal((b, self.dim))
+        x0 = self.prior_scale * rng.standard_normal((b, self.dim))  # bitwise x0 for s = 1
         return self.coupling(x0, self.target.sample(b, rng), rng)
 
     def _train(self, pairs, progress, seed_offset=0):
@@ -247,7 +253,7 @@ class _FlowMatching(sampling.Model):
     def sample(
         self, n, steps=100, generator=None, *, x0=None, keep=None, method="euler"
     ) -> Trajectory:
-        """Integrate the learned field from :math:`\\mathcal N(0, I)` (``t=0``) to data (``t=1``).
+        """Integrate the learned field from :math:`\\mathcal N(0, s^2 I)` (``t=0``) to data (``t=1``).
 
         ``x0`` replaces the prior draw (then ``n`` is ``None`` or its length); ``method`` is
         ``"euler"`` (``nfe = steps``) or ``"heun"`` (``nfe = 2 steps``).
@@ -296,7 +302,8 @@ class RectifiedFlow(_FlowMatching):
     straighter.
 
     The student's network has the teacher's architecture (``hidden``, ``depth``, ``embed_dim``,
-    ``time_scale`` of the teacher's configuration), so these are not options of this model;
+    ``time_scale`` of the teacher's configuration) and its prior (``prior_scale``), so these
+    are not options of this model;
     a ``config`` that names them with other values raises ``ValueError``.
     """
 
@@ -304,7 +311,7 @@ class RectifiedFlow(_FlowMatching):
     requires: ClassVar[dict] = {"teacher": "i_cfm"}
     sampling_only: ClassVar[tuple] = ()  # the reflow pool is drawn by the sampler
     defaults: ClassVar[dict] = {
-        **{k: v for k, v in _FlowMatching.defaults.items() if k not in _ARCHITECTURE},
+        **{k: v for k, v in _FlowMatching.defaults.items() if k not in _FROM_TEACHER},
         "steps": 1000,
         "lr": 1e-3,
         "ema": 0.99,  # binds from step 890 (wgf.train.ema_binds_from): the last ~100 steps
@@ -322,7 +329,7 @@ class RectifiedFlow(_FlowMatching):
         if unknown:
             raise ValueError(f"unknown teacher option(s) {sorted(unknown)} for 'i_cfm'")
         teacher_config = {**ICFM.defaults, **teacher}
-        for key in _ARCHITECTURE:
+        for key in _FROM_TEACHER:
             if key in c and c[key] != teacher_config[key]:
                 raise ValueError(
                     f"{key}={c[key]!r} differs from the teacher's {teacher_config[key]!r}: the "
@@ -347,7 +354,7 @@ class RectifiedFlow(_FlowMatching):
             )
         c = self.config
         rng = np.random.default_rng([self.seed, 7])
-        x0 = rng.standard_normal((c["pairs"], self.dim))
+        x0 = self.prior_scale * rng.standard_normal((c["pairs"], self.dim))
         x1 = teacher.sample(None, c["teacher_steps"], x0=x0, keep=2).samples
         self.module.load_state_dict(teacher.module.state_dict())
 

@@ -20,6 +20,10 @@ flow-matching path), and :func:`verdict_table` prints the verdicts one row per s
 the curve, the largest p-value and where it is reached.  A marginal of a sampler that follows
 the curve passes at its own point; a marginal of another curve between the same ends fails at
 every point.
+
+:func:`steps_to_law` is the step count of a *stochastic* sampler: the fewest steps from which its
+samples are indistinguishable, by the two-sample component test, from its own limit (the same
+sampler at many steps, independent draws), where a paired comparison has no meaning.
 """
 
 from __future__ import annotations
@@ -38,10 +42,12 @@ from .rng import as_generator
 __all__ = [
     "CONTROL_ARGS",
     "CurveTest",
+    "LawSearch",
     "Verdict",
     "control_samples",
     "curve_test",
     "judge",
+    "steps_to_law",
     "verdict_table",
 ]
 
@@ -280,3 +286,80 @@ def curve_test(samples, laws: dict, *, groups=None, n_reference: int = 100_000,
             cells = MixtureCells(law, groups, n_reference=n_reference, generator=rng)
         p[i] = component_test(x, cells).p_value
     return CurveTest(times, p)
+
+
+class LawSearch(NamedTuple):
+    """Result of :func:`steps_to_law`: one entry per step count tried.
+
+    ``index`` is the first entry from which every p-value exceeds ``alpha`` (``None`` if there
+    is none); ``width`` is the worst width ratio of the cells at each entry (against the limit).
+    """
+
+    steps: np.ndarray
+    nfe: np.ndarray
+    p_values: np.ndarray
+    width: np.ndarray
+    alpha: float
+    index: int | None
+
+    @property
+    def nfe_needed(self) -> float:
+        """Evaluations at ``index``; ``inf`` when no step count passes from there on."""
+        return float(self.nfe[self.index]) if self.index is not None else float("inf")
+
+
+def steps_to_law(run, steps, reference, mixture, *, groups=None, alpha: float = 0.01) -> LawSearch:
+    r"""The fewest steps from which a sampler is indistinguishable from its own limit.
+
+    For every step count :math:`K` in ``steps``, ``run(K)`` gives samples :math:`x^{(K)}`; the
+    two-sample component test (:class:`~wgf.components.MixtureCells` with ``reference``: the
+    cells of ``mixture``, the statistics of the limit's samples) compares them with
+    ``reference``, an *independent* sample of the same sampler at many steps.  Under the
+    hypothesis :math:`\mathrm{law}(x^{(K)}) = \mathrm{law}(x^{\mathrm{ref}})` its p-value is
+    calibrated (both sample sizes enter, :math:`1/N_c + 1/M_c`); the answer is the first
+    :math:`K` from which every p-value exceeds ``alpha``.  This is the criterion for samplers
+    whose samples at two step counts cannot be paired (stochastic chains).
+
+    Parameters
+    ----------
+    run : callable
+        ``run(K) -> (samples, nfe)``.
+    steps : sequence of int
+        strictly increasing step counts.
+    reference : array_like, shape (M, d)
+        independent samples of the sampler's limit, :math:`M \ge 100(G + 1)` for G cells.
+    mixture : GaussianMixture
+        the target, which defines the cells.
+    groups : array_like of int, optional
+        cells of the components, as in :class:`~wgf.components.MixtureCells`.
+    alpha : float
+        level in (0, 1).
+
+    Returns
+    -------
+    LawSearch
+    """
+    if not callable(run):
+        raise TypeError(f"run must be callable, got {type(run).__name__}")
+    ks = [positive_int(k, "steps") for k in steps]
+    if not ks or np.any(np.diff(ks) <= 0):
+        raise ValueError(f"steps must be a non-empty strictly increasing sequence, got {steps!r}")
+    alpha = positive(alpha, "alpha")
+    if not alpha < 1.0:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+    mixture = as_mixture(mixture, "mixture")
+    cells = MixtureCells(mixture, groups, reference=reference)
+    nfe, p, width = [], [], []
+    for k in ks:
+        x, cost = run(k)
+        res = component_test(as_points(x, "samples", dim=cells.dim), cells)
+        nfe.append(int(cost))
+        p.append(res.p_value)
+        width.append(res.worst_width)
+    p_a = np.asarray(p)
+    index = None
+    for i in range(len(ks) - 1, -1, -1):
+        if not p_a[i] > alpha:
+            break
+        index = i
+    return LawSearch(np.asarray(ks), np.asarray(nfe), p_a, np.asarray(width), alpha, index)
