@@ -118,7 +118,7 @@ def bench_parallel(repeats: int) -> list[dict]:
     k = threads.workers()
     mix = data.eight_gaussians()
     pairs = [(mix.sample(2000, 2 * i), mix.sample(2000, 2 * i + 1)) for i in range(8)]
-    requests = [("ot_cfm", "eight_gaussians", s, {"steps": 600}) for s in (0, 1)]
+    requests = [("ot_cfm", "eight_gaussians", s, {"steps": 3000}) for s in (0, 1)]
 
     def train(workers):
         with tempfile.TemporaryDirectory() as tmp:
@@ -128,7 +128,7 @@ def bench_parallel(repeats: int) -> list[dict]:
 
     tasks = {
         "exact W2, 8 pairs of 2000 points": lambda w: wot.w2_many(pairs, workers=w),
-        "training, 2 OT-CFM models (600 steps)": train,
+        "training, 2 OT-CFM models (3000 steps)": train,
     }
     rows = []
     for label, task in tasks.items():

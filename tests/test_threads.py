@@ -121,3 +121,21 @@ def test_workers_bad_counts_rejected(bad, monkeypatch):
     monkeypatch.setenv(threads.WORKERS_ENV_VAR, "none")
     with pytest.raises(ValueError, match=threads.WORKERS_ENV_VAR):
         threads.workers()
+
+
+def test_idle_cores_from_the_cpu_times(monkeypatch):
+    ticks = iter([(100.0, 400.0), (150.0, 500.0)])  # half the CPU time idle in between
+    monkeypatch.setattr(threads, "_cpu_times", lambda: next(ticks))
+    expected = min(threads._usable_cores(), 0.5 * threads.os.cpu_count())
+    assert threads.idle_cores(0.0) == expected
+
+    def missing():
+        raise OSError("no /proc/stat")
+
+    monkeypatch.setattr(threads, "_cpu_times", missing)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (99.0, 0.0, 0.0))
+    assert threads.idle_cores(0.0) == 0.0
+
+
+def test_idle_cores_measured_here_is_within_the_usable_cores():
+    assert 0.0 <= threads.idle_cores(0.05) <= threads._usable_cores()

@@ -474,3 +474,11 @@ def test_get_many_bad_requests(toy):
         zoo.get_many([("gan", "gaussian")], progress=False)
     with pytest.raises(ValueError, match="workers"):
         zoo.get_many([("toy", "gaussian")], workers=0, progress=False)
+
+
+def test_get_many_trains_here_on_a_busy_machine(toy, monkeypatch):
+    from wgf import threads
+
+    monkeypatch.setattr(threads, "idle_cores", lambda: 0.0)
+    models = zoo.get_many([("toy", "gaussian"), ("toy", "gaussian", 1)], progress=False)
+    assert Toy.fits == 2 and all(m.trained for m in models)  # no worker processes started

@@ -30,13 +30,15 @@ the process may run on: on an idle 2-core machine two of them run in the time of
 beside a busy process they still get the share of the machine the scheduler gives them (no
 barrier waits for a descheduled partner).  :func:`workers` chooses their number: an explicit
 argument, else :func:`configure_workers`, else ``WGF_NUM_WORKERS``, else the number of cores
-this process may use.
+this process may use.  Worker *processes* (training) cost a start-up of a few seconds each, so
+:func:`wgf.zoo.get_many` starts no more of them than :func:`idle_cores` reports.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -50,6 +52,7 @@ __all__ = [
     "choose",
     "configure",
     "configure_workers",
+    "idle_cores",
     "policy",
     "workers",
 ]
@@ -103,6 +106,38 @@ def _usable_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def _cpu_times() -> tuple[float, float]:
+    """(idle, total) jiffies of all CPUs from ``/proc/stat`` (Linux); OSError elsewhere."""
+    with open("/proc/stat") as fh:
+        fields = fh.readline().split()
+    if not fields or fields[0] != "cpu":
+        raise OSError("/proc/stat has no cpu line")
+    values = [float(v) for v in fields[1:]]
+    return values[3] + (values[4] if len(values) > 4 else 0.0), sum(values[:8])
+
+
+def idle_cores(interval: float = 0.2) -> float:
+    """How many of the usable cores are idle now: the idle share of all CPUs over ``interval``
+    seconds (``/proc/stat``), times the number of CPUs, at most the usable cores.
+
+    Called while this process waits, so it counts what *other* processes use.  Where
+    ``/proc/stat`` is missing, the usable cores minus the 1-minute load average.
+    """
+    try:
+        idle0, total0 = _cpu_times()
+        time.sleep(interval)
+        idle1, total1 = _cpu_times()
+    except (OSError, ValueError, IndexError):
+        try:
+            return max(0.0, _usable_cores() - os.getloadavg()[0])
+        except (AttributeError, OSError):
+            return float(_usable_cores())
+    if total1 <= total0:
+        return float(_usable_cores())
+    share = (idle1 - idle0) / (total1 - total0)
+    return float(min(_usable_cores(), max(0.0, share * (os.cpu_count() or 1))))
 
 
 def workers(count: int | None = None) -> int:
