@@ -26,9 +26,9 @@ Intra-op threads split *one* operation and meet at a barrier after each; indepen
 (the exact :math:`W_2` problems of a noise floor, :func:`wgf.ot.w2_many`; the chunks of a large
 batch a sampler evaluates, :class:`wgf.sampling.Field`; the models a chapter trains,
 :func:`wgf.zoo.get_many`) share nothing and meet once, at the end.  They use every core
-the process may run on: on an idle 2-core machine two of them run in the time of one, and
-beside a busy process they still get the share of the machine the scheduler gives them (no
-barrier waits for a descheduled partner).  :func:`workers` chooses their number: an explicit
+the process may run on: on an idle 2-core machine two of them take little more than the time
+of one, and beside a busy process they still get the share of the machine the scheduler gives
+them (no barrier waits for a descheduled partner).  :func:`workers` chooses their number: an explicit
 argument, else :func:`configure_workers`, else ``WGF_NUM_WORKERS``, else the number of cores
 this process may use.  Worker *processes* (training) cost a start-up of a few seconds each, so
 :func:`wgf.zoo.get_many` starts no more of them than :func:`idle_cores` reports.
