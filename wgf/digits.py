@@ -315,29 +315,18 @@ def clip_denoised(eps, betas, low: float = -1.0, high: float = 1.0):
     return clipped
 
 
-# names that moved to wgf.digit_metrics, still served from here
-_MOVED = frozenset(
-    {
-        "Chi2",
-        "DigitClassifier",
-        "Scores",
-        "class_chi2",
-        "evaluate",
-        "frechet_distance",
-        "gaussian_fit",
-        "nearest_neighbour_distances",
-        "train_classifier",
-    }
-)
+# the names of wgf.digit_metrics (its __all__) are still served from here
 
 
 def __getattr__(name):
-    if name in _MOVED:
-        from . import digit_metrics
+    from . import digit_metrics
 
+    if name in digit_metrics.__all__:
         return getattr(digit_metrics, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted({*globals(), *_MOVED})
+    from . import digit_metrics
+
+    return sorted({*globals(), *digit_metrics.__all__})
