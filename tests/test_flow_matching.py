@@ -10,6 +10,7 @@ from wgf import zoo
 from wgf.couplings import minibatch_ot
 from wgf.flow_matching import (
     ICFM,
+    LONGER,
     OTCFM,
     RectifiedFlow,
     cfm_loss,
@@ -198,3 +199,15 @@ def test_rectified_flow_takes_the_teachers_prior():
     assert RectifiedFlow("gaussian", base, 0).prior_scale == 1.0
     with pytest.raises(ValueError, match="prior_scale"):
         RectifiedFlow("gaussian", {**base, "prior_scale": 0.5}, 0)
+
+
+def test_longer_is_a_valid_override_set_that_trains_longer_and_keys_new_models():
+    assert set(LONGER) <= set(ICFM.defaults) and set(LONGER) <= set(OTCFM.defaults)
+    assert LONGER["steps"] > ICFM.defaults["steps"]
+    for name in ("i_cfm", "ot_cfm"):
+        assert zoo.key(name, "eight_gaussians", 0, **LONGER) != zoo.key(name, "eight_gaussians", 0)
+    # a rectified flow takes it through its teacher (the student copies the teacher's network)
+    k = zoo.key("rectified_flow", "eight_gaussians", 0, teacher=LONGER)
+    assert k != zoo.key("rectified_flow", "eight_gaussians", 0)
+    with pytest.raises(ValueError, match="time_scale"):
+        zoo.key("rectified_flow", "eight_gaussians", 0, time_scale=LONGER["time_scale"])
