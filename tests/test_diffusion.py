@@ -8,6 +8,7 @@ from wgf import data, ot, schedules, zoo
 from wgf.diffusion import (
     DDIM,
     DDPM,
+    LONGER,
     ddim_sample,
     ddim_step,
     ddpm_sample,
@@ -314,3 +315,13 @@ def test_ddim_and_the_probability_flow_field_share_one_clock():
     assert np.abs(ddim - pf).max() < 0.05
     backwards = ode(lambda x, t: vp_velocity(eps, BETAS)(x, 1 - t), xT, 250).samples
     assert np.abs(ddim - backwards).max() > 5 * 0.05  # rejected by the same tolerance
+
+
+def test_longer_is_a_valid_ddpm_override_that_keys_a_new_network_shared_by_ddim():
+    assert set(LONGER) <= set(DDPM.defaults) and LONGER["steps"] > DDPM.defaults["steps"]
+    default, longer = (
+        zoo.key("ddpm", "eight_gaussians"),
+        zoo.key("ddpm", "eight_gaussians", **LONGER),
+    )
+    assert longer != default
+    assert zoo.key("ddim", "eight_gaussians", **LONGER) == longer  # one training, two samplers
