@@ -161,12 +161,12 @@ def euler_sample(
 # --------------------------------------------------------------------------------------------
 
 #: Overrides of the flow-matching defaults for a longer training (``zoo.get("i_cfm", target,
-#: seed, **LONGER)``; for a rectified flow, ``teacher=LONGER``): three times the optimiser steps,
-#: 2.5 times the learning rate (still decayed to zero) and a three times larger scale of the time
-#: embedding (higher frequencies in t), for about three times the training time at the same batch and network.  The seeds appendix
-#: of the book measures what it buys on ``eight_gaussians``: it narrows the modes of the curved
-#: I-CFM flow (100 Euler steps) to a few per cent of the exact width, and those of the straight
-#: flows at 4 steps much less.
+#: seed, **LONGER)``; for a rectified flow, ``teacher=LONGER``): three times the optimiser
+#: steps, 2.5 times the learning rate (still decayed to zero) and a three times larger scale of
+#: the time embedding (higher frequencies in t), for about three times the training time at the
+#: same batch and network.  The seeds appendix of the book measures what it buys on
+#: ``eight_gaussians``: it narrows the modes of the curved I-CFM flow (100 Euler steps) to a few
+#: per cent of the exact width, and those of the straight flows at 4 steps much less.
 LONGER: dict = {"steps": 12000, "lr": 5e-3, "time_scale": 30.0}
 
 _ARCHITECTURE = ("hidden", "depth", "embed_dim", "time_scale")
