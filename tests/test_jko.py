@@ -55,6 +55,16 @@ def test_closed_form_agrees_with_numerical_solver(d, data, tau, q):
     np.testing.assert_allclose(S2, S1, atol=1e-6 * scale)
 
 
+def test_numerical_step_accepts_a_small_step_limited_by_round_off():
+    # tau = 0.01: BFGS stops on "precision loss" with a gradient ~1/tau times the round-off
+    # (2.8e-6 on one machine); the 1/tau in the acceptance rule keeps this accurate result
+    m, S, b = np.array([-1.0]), np.array([[6.0]]), np.array([0.5])
+    m1, S1 = jko.gaussian_jko_step(m, S, 0.01, b, 2.0)
+    m2, S2 = jko.gaussian_jko_step_numerical(m, S, 0.01, b, 2.0 * np.eye(1))
+    np.testing.assert_allclose(m2, m1, atol=1e-7)
+    np.testing.assert_allclose(S2, S1, atol=1e-6)
+
+
 def objective_gradient(m1, S1, m, S, tau, b, q, h=1e-5):
     """Central-difference gradient of the JKO objective in the mean and the symmetric covariance.
 

@@ -115,6 +115,56 @@ def test_block_evaluation_matches_rowwise(monkeypatch):
     np.testing.assert_allclose(gm.score(x), sc, rtol=1e-13, atol=1e-14)
 
 
+def general_path(gm):
+    """The same mixture, made to take the per-component path (as if its covariances differed)."""
+    twin = GaussianMixture(gm.weights, gm.means, gm.covs)
+    twin._shared = False
+    return twin
+
+
+@given(
+    K=st.integers(1, 12),
+    d=st.integers(1, 5),
+    seed=st.integers(0, 2**32 - 1),
+    reach=st.sampled_from([1.0, 10.0, 60.0]),
+)
+def test_shared_covariance_path_matches_the_per_component_path(K, d, seed, reach):
+    # one covariance for every component: the whitened fast path must give the same log-density
+    # and score as the general one, near the modes and far from them
+    rng = np.random.default_rng(seed)
+    S = random_spd(d, rng, scale=rng.uniform(0.01, 2.0))
+    w = rng.random(K) + 0.05
+    gm = GaussianMixture(w / w.sum(), 3 * rng.normal(size=(K, d)), np.stack([S] * K))
+    assert gm._shared
+    x = reach * rng.normal(size=(50, d))
+    ref = general_path(gm)
+    lp, lp_ref = gm.log_prob(x), ref.log_prob(x)
+    np.testing.assert_allclose(lp, lp_ref, rtol=1e-12, atol=1e-10)
+    sc, sc_ref = gm.score(x), ref.score(x)
+    np.testing.assert_allclose(sc, sc_ref, rtol=1e-9, atol=1e-9 * (1 + np.abs(sc_ref).max()))
+
+
+def test_the_book_marginals_take_the_shared_path_and_distinct_covariances_do_not():
+    from wgf import data
+
+    for name in ("eight_gaussians", "two_moons"):
+        mix = data.get(name)
+        assert mix._shared and mix.ou(0.3)._shared and mix.smoothed(0.5)._shared
+    assert not random_mixture(3, 2)._shared
+    S = np.eye(2)
+    assert not GaussianMixture([0.5, 0.5], [[0, 0], [1, 1]], [S, S * (1 + 1e-12)])._shared
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_both_paths_raise_when_the_distance_overflows(shared):
+    mix = GaussianMixture([0.5, 0.5], [[0.0, 0.0], [1.0, 1.0]], [np.eye(2), np.eye(2)])
+    if not shared:
+        mix = general_path(mix)
+    with pytest.raises(ValueError, match="x is too far"):
+        mix.score(np.array([[1e200, 0.0]]))
+    assert np.all(np.isfinite(mix.score(np.array([[1e100, 0.0]]))))
+
+
 # ------------------------------------------------------------------------------ scores
 
 

@@ -115,6 +115,14 @@ class GaussianMixture:
         with np.errstate(divide="ignore"):  # a zero weight is a component that never occurs
             logw = np.log(weights)
         self._log_norm = _readonly(logw - 0.5 * logdet - 0.5 * d * np.log(2.0 * np.pi))
+        # One covariance shared by every component (every data set of the book, and its OU and
+        # heat-flow marginals): whiten once, x -> L^{-1} x, instead of once per component.  The
+        # residuals are still formed coordinate by coordinate (no |a|^2 - 2ab + |b|^2 expansion,
+        # which would cancel), so the values agree with the general path to round-off; the
+        # score and log-density are 3-5x faster (measured: 18000 points, 8 and 40 components).
+        self._shared = bool(np.all(covs == covs[:1]))
+        if self._shared:
+            self._means_white = _readonly(means @ chol_inv[0].T)  # L^{-1} m_k, shape (K, d)
 
     # ---------------------------------------------------------------------------- basics
 
@@ -197,6 +205,28 @@ class GaussianMixture:
         z = np.einsum("kij,nkj->nki", self._chol_inv, r, optimize=True)  # BLAS path: ~7x faster
         return self._log_norm - 0.5 * np.sum(z * z, axis=2), r
 
+    def _log_terms_shared(self, x):
+        """``log w_k + log N(x; m_k, Σ)`` for one shared Σ, shape (n, K), whitening x once."""
+        xw = x @ self._chol_inv[0].T
+        q = np.zeros((x.shape[0], self.n_components))
+        for j in range(self.dim):  # squared Mahalanobis distance, one coordinate at a time
+            dj = xw[:, j, None] - self._means_white[None, :, j]
+            dj *= dj
+            q += dj
+        return self._log_norm - 0.5 * q
+
+    def _terms(self, x):
+        """The log terms of points ``x`` (one block), checked for overflow, and the residuals
+        ``x - m_k`` (None on the shared-covariance path, which needs none)."""
+        with np.errstate(over="ignore"):
+            terms, r = (self._log_terms_shared(x), None) if self._shared else self._log_terms(x)
+        if np.any(~np.isfinite(terms) & np.isfinite(self._log_norm)):
+            raise ValueError(
+                "x is too far from the mixture: the squared Mahalanobis distance overflows "
+                f"float64 (largest |x| = {np.abs(x).max():.3g})"
+            )
+        return terms, r
+
     def _points(self, x):
         return as_points(x, "x", dim=self.dim)
 
@@ -251,15 +281,12 @@ class GaussianMixture:
         x = self._points(x)
         out = np.empty_like(x)
         for b in self._blocks(x):
-            with np.errstate(over="ignore"):
-                terms, r = self._log_terms(x[b])
-            if np.any(~np.isfinite(terms) & np.isfinite(self._log_norm)):
-                raise ValueError(
-                    "x is too far from the mixture: the squared Mahalanobis distance overflows "
-                    f"float64 (largest |x| = {np.abs(x[b]).max():.3g})"
-                )
+            terms, r = self._terms(x[b])
             gamma = softmax(terms, axis=1)
-            out[b] = -np.einsum("nk,kij,nkj->ni", gamma, self._prec, r, optimize=True)
+            if r is None:  # one shared Σ: -Σ^{-1}(x - Σ_k γ_k m_k), as the weights sum to one
+                out[b] = -(x[b] - gamma @ self.means) @ self._prec[0]
+            else:
+                out[b] = -np.einsum("nk,kij,nkj->ni", gamma, self._prec, r, optimize=True)
         return out
 
     # ---------------------------------------------------------------------------- 1-D laws
