@@ -10,7 +10,7 @@ from wgf import zoo
 from wgf.mixtures import GaussianMixture
 from wgf.sampling import annealed_langevin, langevin
 from wgf.schedules import ve_sigmas
-from wgf.score_matching import NCSN, dsm_loss, level_time, mixture_score
+from wgf.score_matching import LONGER, NCSN, dsm_loss, level_time, mixture_score
 
 MIX = GaussianMixture(
     [0.3, 0.7], [[-1.0, 0.5], [1.5, -0.5]], [[[0.5, 0.1], [0.1, 0.3]], 0.2 * np.eye(2)]
@@ -255,3 +255,10 @@ def test_ncsn_score_rejects_nonpositive_sigma():
             model.score_torch(x, bad)
     with pytest.raises(ValueError, match="sigma"):
         model.score(np.zeros((3, 2)), 0.0)
+
+
+def test_longer_is_a_valid_ncsn_override_that_keys_a_new_network():
+    assert set(LONGER) <= set(NCSN.defaults) and LONGER["steps"] > NCSN.defaults["steps"]
+    assert zoo.key("ncsn", "eight_gaussians", **LONGER) != zoo.key("ncsn", "eight_gaussians")
+    model = NCSN("eight_gaussians", {**NCSN.defaults, **LONGER}, seed=0)
+    assert model.config["steps"] == LONGER["steps"]
