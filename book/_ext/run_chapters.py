@@ -55,7 +55,7 @@ def main(argv: list[str]) -> int:
         start = time.perf_counter()
         NotebookClient(
             nb,
-            timeout=900,
+            timeout=1800,  # per cell, as in _config.yml: a hang guard only
             kernel_name="python3",
             resources={"metadata": {"path": str(path.parent)}},
         ).execute()
