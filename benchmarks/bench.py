@@ -12,16 +12,22 @@ the figure of merit (target: ≥ 0.8).
 worker and with the usable cores, idle and beside the competitor; the figure of merit is the
 speed-up (at most the number of cores).
 
-(c) The execution time of every chapter in the last book build (``_build/timings.json``,
+(c) Kernels: the gradient of a scalar potential (Energy Matching's Langevin drift) by autograd
+and by the written-out backward pass of :meth:`wgf.nets.ScalarPotential.grad` (the same value to
+the last bit), in milliseconds per call.
+
+(d) The execution time of every chapter in the last book build (``_build/timings.json``,
 written by ``book/_ext/budgets.py``) against its budget.
 
 Budgets are performance goals, reported here; the strict build does not fail on them.
-Usage: ``python benchmarks/bench.py [--repeats 3] [--no-train] [--no-parallel] [--no-chapters]``.
+Usage: ``python benchmarks/bench.py [--repeats 3] [--no-train] [--no-parallel] [--no-kernels]
+[--no-chapters]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -150,6 +156,34 @@ def bench_parallel(repeats: int) -> list[dict]:
     return rows
 
 
+def bench_kernels(repeats: int) -> list[dict]:
+    import torch
+
+    from wgf import nets, threads
+
+    with nets.seeded(0):
+        pot = nets.ScalarPotential(2, 128, 3)
+    rows = []
+    with threads.policy(pot):
+        for n in (128, 4000):
+            x = torch.randn(n, 2)
+            calls = max(20, 256_000 // n)
+
+            def loop(f, x=x, calls=calls):
+                for _ in range(calls):
+                    f(x)
+
+            auto = _timed(lambda: loop(functools.partial(nets.gradient, pot)), repeats) / calls
+            fast = _timed(lambda: loop(pot.grad), repeats) / calls
+            rows.append({"points": n, "autograd_ms": 1e3 * auto, "written_out_ms": 1e3 * fast})
+            print(
+                f"  potential gradient, {n:5d} points: autograd {1e3 * auto:7.3f} ms, "
+                f"written out {1e3 * fast:7.3f} ms ({auto / fast:4.2f}x)",
+                flush=True,
+            )
+    return rows
+
+
 class _Nothing:
     def __enter__(self):
         return self
@@ -175,6 +209,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-train", action="store_true")
     parser.add_argument("--no-parallel", action="store_true")
+    parser.add_argument("--no-kernels", action="store_true")
     parser.add_argument("--no-chapters", action="store_true")
     args = parser.parse_args(argv)
     out = {"cores": os.cpu_count()}
@@ -188,11 +223,14 @@ def main(argv=None) -> int:
 
         print(f"(b) independent tasks, one worker vs {threads.workers()} (best of {args.repeats})")
         out["parallel"] = bench_parallel(args.repeats)
+    if not args.no_kernels:
+        print(f"(c) kernels (best of {args.repeats})")
+        out["kernels"] = bench_kernels(args.repeats)
     if not args.no_chapters:
         rows = chapter_table()
         out["chapters"] = rows
         if rows:
-            print("(c) chapter execution times of the last build")
+            print("(d) chapter execution times of the last build")
             print(f"  {'chapter':34s} {'time (s)':>9s} {'budget (s)':>11s} {'share':>6s}")
             for r in rows:
                 share = r["runtime_s"] / r["budget_s"]

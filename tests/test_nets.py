@@ -5,8 +5,18 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from wgf.nets import ScalarPotential, SinusoidalEmbedding, TimeMLP, numpy_predictor, seeded
+from wgf.nets import (
+    ScalarPotential,
+    SinusoidalEmbedding,
+    TimeMLP,
+    gradient,
+    mlp_input_gradient,
+    numpy_predictor,
+    seeded,
+)
 
 
 def test_embedding_closed_form():
@@ -128,3 +138,43 @@ def test_bad_inputs_name_the_argument():
     with pytest.raises(ValueError, match="seed"):
         with seeded(-1):
             pass
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    activation=st.sampled_from(["silu", "relu", "gelu", "softplus", "tanh"]),
+    depth=st.integers(1, 4),
+    hidden=st.integers(1, 40),
+    dim=st.integers(1, 4),
+    n=st.integers(1, 300),
+    double=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_written_out_gradient_is_autograd_to_the_last_bit(
+    activation, depth, hidden, dim, n, double, seed
+):
+    # the fast path of ScalarPotential.grad (no graph) against autograd itself
+    with seeded(seed):
+        V = ScalarPotential(dim, hidden, depth, activation)
+        V = V.double() if double else V
+        x = 3 * torch.randn(n, dim, dtype=torch.float64 if double else torch.float32)
+    fast = mlp_input_gradient(V.net, x)
+    assert torch.equal(fast, gradient(V, x))
+    assert torch.equal(V.grad(x), fast)
+    assert not fast.requires_grad
+
+
+def test_written_out_gradient_rejects_other_networks():
+    with pytest.raises(ValueError, match="net"):
+        mlp_input_gradient(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 1)), None)
+    with pytest.raises(ValueError, match="net"):
+        mlp_input_gradient(torch.nn.Sequential(torch.nn.Linear(2, 2)), None)
+
+
+def test_potential_grad_keeps_the_graph_of_an_input_that_requires_it():
+    with seeded(1):
+        V = ScalarPotential(2, 8, 2)
+    x = torch.randn(5, 2, requires_grad=True)
+    g = V.grad(x, create_graph=True)
+    g.sum().backward()  # second derivative through the gradient
+    assert x.grad is not None and torch.isfinite(x.grad).all()
