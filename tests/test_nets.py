@@ -178,3 +178,18 @@ def test_potential_grad_keeps_the_graph_of_an_input_that_requires_it():
     g = V.grad(x, create_graph=True)
     g.sum().backward()  # second derivative through the gradient
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+def test_potential_grad_is_seen_by_forward_hooks():
+    # a hook counting evaluations (as the model contract does) sees the gradient's evaluation
+    with seeded(2):
+        V = ScalarPotential(2, 8, 2)
+    calls = []
+    h = V.register_forward_hook(lambda *a: calls.append(1))
+    x = torch.randn(4, 2)
+    try:
+        g = V.grad(x)
+    finally:
+        h.remove()
+    assert len(calls) == 1
+    assert torch.equal(g, V.grad(x))  # the same value without the hook (written-out pass)
