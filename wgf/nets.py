@@ -103,7 +103,7 @@ _BACKWARD = {
 def mlp_input_gradient(net: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     """:math:`\\nabla_x \\sum_i f(x)_i` of a scalar MLP built by this module, without autograd.
 
-    ``net`` alternates :class:`torch.nn.Linear` layers and activations of this module (the
+    ``net`` alternates ``torch.nn.Linear`` layers and activations of this module (the
     last layer has one output).  The forward pass keeps the pre-activations; the backward pass
     applies, layer by layer, the kernels autograd's backward functions call
     (``grad @ W`` for a linear layer, the activation's ATen ``*_backward``), so the value is
