@@ -145,3 +145,31 @@ def test_steps_to_tolerance_matches_the_euler_closed_form():
         cv.steps_to_tolerance(run, grid, x0, -1.0)
     with pytest.raises(ValueError, match="points"):
         cv.steps_to_tolerance(lambda k: (x0[:10], k), grid, x0, tol)
+
+
+def test_straightness_defect_closed_forms_and_the_trajectory_defect():
+    x = np.random.default_rng(7).standard_normal((50, 2))
+    t = np.linspace(0, 1, 9)[:, None, None]
+    assert np.allclose(cv.straightness_defect(x + t * [3.0, 4.0], 1.0), 0.0, atol=1e-12)
+    # two legs (3, 0) then (0, 4) over a window of 2: energy 9 + 16, chord 25 / 2
+    corner = np.stack([x, x + [3.0, 0.0], x + [3.0, 4.0]])
+    assert np.allclose(cv.straightness_defect(corner, 2.0), 12.5)
+    # the same straight line at a non-constant speed has a positive defect, by Jensen
+    uneven = x + (t**2) * [3.0, 4.0]
+    assert np.all(cv.straightness_defect(uneven, 1.0) > 0)
+    # on the whole unit window it is Trajectory.straightness, particle by particle
+    from wgf.trajectory import Trajectory
+
+    path = x + np.sin(3 * t) * [1.0, -2.0] + t**3 * x
+    traj = Trajectory(np.linspace(0, 1, 9), path, 8)
+    assert np.isclose(cv.straightness_defect(path, 1.0).mean(), traj.straightness())
+
+
+def test_straightness_defect_rejects_bad_input():
+    x = np.zeros((3, 4, 2))
+    with pytest.raises(ValueError, match="states"):
+        cv.straightness_defect(x[:1], 1.0)
+    with pytest.raises(ValueError, match="duration"):
+        cv.straightness_defect(x, 0.0)
+    with pytest.raises(TypeError, match="duration"):
+        cv.straightness_defect(x, "one")

@@ -8,6 +8,9 @@ the particles a sampler produces:
   or learned velocity field;
 * :func:`l2_length` -- the length of a particle path in :math:`L^2`, an upper bound on the
   length of the curve of its marginals that needs no clock;
+* :func:`straightness_defect` -- per particle, the kinetic energy of a sampled path on a time
+  window minus that of the straight segment between its ends (0 iff the path is straight and
+  run at constant speed);
 * :func:`transport_cost` and :func:`cost_ratio` -- the cost :math:`\mathbb E|X_1 - X_0|^2` of the
   pairing a deterministic map produces, and its ratio to the optimal cost between the same two
   point clouds (at least 1, with equality exactly when the pairing is optimal);
@@ -38,6 +41,7 @@ __all__ = [
     "nearest_distances",
     "pairwise_w2",
     "steps_to_tolerance",
+    "straightness_defect",
     "swirled",
     "transport_cost",
 ]
@@ -148,6 +152,42 @@ def l2_length(states, *, return_se: bool = False):
     safe = np.where(root > 0, root, 1.0)
     g = ((sq - mean[:, None]) / (2 * safe[:, None])).sum(axis=0)
     return length, float(g.std(ddof=1) / np.sqrt(x.shape[1]))
+
+
+def straightness_defect(states, duration: float) -> np.ndarray:
+    r"""Per particle, the energy of a sampled path minus that of its chord.
+
+    For states :math:`x_0, \dots, x_K` taken every :math:`\Delta t = D/K` over a window of
+    length :math:`D`, the piecewise-linear path has kinetic energy
+    :math:`\sum_k |x_{k+1} - x_k|^2/\Delta t`; the straight segment between its ends, run at
+    constant speed over the same window, has :math:`|x_K - x_0|^2/D`.  Their difference
+
+    .. math::
+
+        \delta = \frac{1}{\Delta t}\sum_{k<K} |x_{k+1} - x_k|^2 - \frac{|x_K - x_0|^2}{D}
+              = \int_0^D \Bigl|\dot x_t - \frac{x_K - x_0}{D}\Bigr|^2 dt \;\ge\; 0
+
+    is the straightness defect of :meth:`wgf.trajectory.Trajectory.straightness` on a window
+    (0 iff the path is a straight line run at constant speed).
+
+    Parameters
+    ----------
+    states : array_like, shape (K + 1, n, d)
+        positions at equally spaced times, ``K >= 1``.
+    duration : float
+        the length :math:`D > 0` of the time window the states span.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,)
+    """
+    x = as_float_array(states, "states")
+    if x.ndim != 3 or x.shape[0] < 2:
+        raise ValueError(f"states must have shape (K + 1, n, d) with K >= 1, got {x.shape}")
+    duration = positive(duration, "duration")
+    dt = duration / (x.shape[0] - 1)
+    energy = np.sum(np.diff(x, axis=0) ** 2, axis=(0, 2)) / dt
+    return energy - np.sum((x[-1] - x[0]) ** 2, axis=1) / duration
 
 
 def transport_cost(x0, x1) -> float:
