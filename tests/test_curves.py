@@ -152,7 +152,7 @@ def test_straightness_defect_closed_forms_and_the_trajectory_defect():
     t = np.linspace(0, 1, 9)[:, None, None]
     assert np.allclose(cv.straightness_defect(x + t * [3.0, 4.0], 1.0), 0.0, atol=1e-12)
     # two legs (3, 0) then (0, 4) over a window of 2: energy 9 + 16, chord 25 / 2
-    corner = np.stack([x, x + [3.0, 0.0], x + [3.0, 4.0]])
+    corner = np.stack([x, x + np.array([3.0, 0.0]), x + np.array([3.0, 4.0])])
     assert np.allclose(cv.straightness_defect(corner, 2.0), 12.5)
     # the same straight line at a non-constant speed has a positive defect, by Jensen
     uneven = x + (t**2) * [3.0, 4.0]
