@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from wgf import zoo
 from wgf.energy_matching import (
+    LONGER,
     EnergyMatching,
     contrastive_divergence_loss,
     flow_matching_loss,
@@ -308,3 +309,11 @@ def test_flow_matching_loss_is_cfm_loss_with_minus_grad_v():
     x0, x1, t = torch.randn(16, 2), torch.randn(16, 2), torch.rand(16)
     want = cfm_loss(lambda x, s: -V.grad(x, create_graph=True), x0, x1, t)
     assert float(flow_matching_loss(V, x0, x1, t)) == float(want)
+
+
+def test_longer_lengthens_phase_2_only_and_keys_a_new_model():
+    d = EnergyMatching.defaults
+    assert set(LONGER) <= set(d) and LONGER["phase2_steps"] > d["phase2_steps"]
+    assert zoo.key("energy_matching", "eight_gaussians", 0, **LONGER) != zoo.key(
+        "energy_matching", "eight_gaussians", 0
+    )
