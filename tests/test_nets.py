@@ -193,3 +193,13 @@ def test_potential_grad_is_seen_by_forward_hooks():
         h.remove()
     assert len(calls) == 1
     assert torch.equal(g, V.grad(x))  # the same value without the hook (written-out pass)
+    # a (pre-)hook on a layer inside the potential fires on every evaluation too
+    for layer in (V.net[0], V.net[-1]):
+        for register in (layer.register_forward_hook, layer.register_forward_pre_hook):
+            calls.clear()
+            h = register(lambda *a: calls.append(1))
+            try:
+                assert torch.equal(V.grad(x), g)
+            finally:
+                h.remove()
+            assert len(calls) == 1, (layer, register)
