@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from wgf import zoo
 from wgf.energy_matching import (
+    COLD,
     LONGER,
     EnergyMatching,
     contrastive_divergence_loss,
@@ -317,3 +318,12 @@ def test_longer_lengthens_phase_2_only_and_keys_a_new_model():
     assert zoo.key("energy_matching", "eight_gaussians", 0, **LONGER) != zoo.key(
         "energy_matching", "eight_gaussians", 0
     )
+
+
+def test_cold_lowers_the_temperature_lengthens_phase_2_and_keys_a_new_model():
+    d = EnergyMatching.defaults
+    assert set(COLD) == {"eps_max", "phase2_steps"}
+    assert 0 < COLD["eps_max"] < d["eps_max"] and COLD["phase2_steps"] > d["phase2_steps"]
+    keys = {zoo.key("energy_matching", "two_moons", 0, **c) for c in ({}, COLD, LONGER)}
+    assert len(keys) == 3
+    assert EnergyMatching("two_moons", {**d, **COLD}, 0).config["eps_max"] == COLD["eps_max"]
